@@ -1,0 +1,5 @@
+"""Install tfredirect; all metadata lives in setup.cfg."""
+
+from setuptools import setup
+
+setup()
