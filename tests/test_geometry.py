@@ -1,0 +1,75 @@
+import math
+
+import numpy as np
+import pytest
+
+from tfredirect import geometry
+
+
+def _angles(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.uniform(-1.4, 1.4, n), rng.uniform(-3.1, 3.1, n)], -1).astype("float32")
+
+
+def test_rotation_is_orthonormal_with_det_one():
+    r = np.asarray(geometry.rotation_matrix(_angles()))
+    eye = np.broadcast_to(np.eye(3), r.shape)
+    np.testing.assert_allclose(r @ np.swapaxes(r, -1, -2), eye, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.det(r), 1.0, atol=1e-5)
+
+
+def test_rotation_known_values():
+    r = np.asarray(geometry.rotation_matrix(np.array([[0.0, math.pi / 2]], "float32")))[0]
+    np.testing.assert_allclose(r, [[0, 0, 1], [0, 1, 0], [-1, 0, 0]], atol=1e-6)
+    r = np.asarray(geometry.rotation_matrix(np.array([[math.pi / 2, 0.0]], "float32")))[0]
+    np.testing.assert_allclose(r, [[1, 0, 0], [0, 0, -1], [0, 1, 0]], atol=1e-6)
+    # R = R_y(yaw) R_x(pitch): pitch applied first.
+    p, y = 0.3, -0.7
+    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    r = np.asarray(geometry.rotation_matrix(np.array([p, y], "float32")))
+    np.testing.assert_allclose(r, ry @ rx, atol=1e-6)
+
+
+def test_relative_rotation_back_and_forth_is_identity():
+    a, b = _angles(seed=1), _angles(seed=2)
+    z = np.random.default_rng(3).normal(size=(64, 3, 5)).astype("float32")
+    there = np.asarray(geometry.relative_rotation(b, a)) @ z
+    back = np.asarray(geometry.relative_rotation(a, b)) @ there
+    np.testing.assert_allclose(back, z, atol=1e-5)
+    same = np.asarray(geometry.relative_rotation(a, a))
+    np.testing.assert_allclose(same, np.broadcast_to(np.eye(3), same.shape), atol=1e-5)
+
+
+def test_vector_convention_and_round_trip():
+    np.testing.assert_allclose(geometry.pitchyaw_to_vector(np.zeros(2, "float32")), [0, 0, -1], atol=1e-7)
+    # positive pitch looks up (-y), positive yaw looks to -x
+    v = np.asarray(geometry.pitchyaw_to_vector(np.array([[0.5, 0.0], [0.0, 0.5]], "float32")))
+    assert v[0, 1] < 0 and v[1, 0] < 0
+    a = _angles(seed=4) * np.array([1.0, 0.99], "float32")
+    back = np.asarray(geometry.vector_to_pitchyaw(geometry.pitchyaw_to_vector(a)))
+    np.testing.assert_allclose(back, a, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(geometry.pitchyaw_to_vector(a), axis=-1), 1.0, atol=1e-6)
+
+
+def test_angular_error_known_values():
+    a = np.array([[0.0, 0.0], [0.0, 0.0], [0.2, 0.1]], "float32")
+    b = np.array([[0.0, math.pi / 2], [math.radians(10), 0.0], [0.2, 0.1]], "float32")
+    np.testing.assert_allclose(geometry.angular_error(a, b), [90.0, 10.0, 0.0], atol=2e-2)
+    vecs = np.array([[1.0, 0, 0]], "float32"), np.array([[0.0, 2.0, 0]], "float32")
+    np.testing.assert_allclose(geometry.angular_error(*vecs), [90.0], atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (np.zeros((4, 3)), "shape"),
+        (np.array([[np.nan, 0.0]]), "NaN"),
+        (np.array([[10.0, 30.0]]), "degrees"),
+        (np.array([[2.0, 0.0]]), "pitch"),
+    ],
+)
+def test_check_pitchyaw_rejects_bad_angles(value, message):
+    with pytest.raises(ValueError, match=message) as err:
+        geometry.check_pitchyaw(value, "target_gaze", source="test.h5")
+    assert "target_gaze" in str(err.value) and "test.h5" in str(err.value)

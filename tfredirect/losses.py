@@ -1,0 +1,40 @@
+"""The patent's losses ([0044]-[0055]), per sample; the training step averages them.
+
+Per-sample values (shape (B,)) let the training step choose the distribution-aware
+reduction once (sum / global batch) instead of each loss guessing.
+"""
+
+from keras import ops
+
+
+def reconstruction(x_hat, x):
+    """L_rec = ||x_hat - x||_1, mean over pixels and channels -> (B,)."""
+    return ops.mean(ops.abs(x_hat - x), axis=(1, 2, 3))
+
+
+def label(pred, true):
+    """L_label term for one attribute: L1 over (pitch, yaw) in radians -> (B,)."""
+    return ops.sum(ops.abs(pred - true), axis=-1)
+
+
+def _flat(x):
+    return ops.reshape(x, (ops.shape(x)[0], -1))
+
+
+def orthogonality(a, b, eps=1e-6):
+    """|cos(a, b)| per sample: pushes two features towards orthogonality (claim 7) -> (B,)."""
+    a, b = _flat(a), _flat(b)
+    dot = ops.sum(a * b, axis=-1)
+    return ops.abs(dot) / (ops.norm(a, axis=-1) * ops.norm(b, axis=-1) + eps)
+
+
+def discriminator(real_logits, fake_logits):
+    """L_D = -log D(x) - log(1 - D(x_hat)), averaged over patches -> (B,)."""
+    axes = tuple(range(1, len(real_logits.shape)))
+    return ops.mean(ops.softplus(-real_logits), axis=axes) + ops.mean(ops.softplus(fake_logits), axis=axes)
+
+
+def generator_adversarial(fake_logits):
+    """L_G = -log D(x_hat), averaged over patches -> (B,)."""
+    axes = tuple(range(1, len(fake_logits.shape)))
+    return ops.mean(ops.softplus(-fake_logits), axis=axes)

@@ -1,0 +1,51 @@
+"""Encoder (claim 1, [0015], [0019]): a residual CNN from a face image to a face feature f."""
+
+import keras
+from keras import layers
+
+from tfredirect.models.layers import ResidualBlock
+
+
+@keras.saving.register_keras_serializable(package="tfredirect")
+class Encoder(keras.Model):
+    """Maps (B, S, S, 3) images in [-1, 1] to the face feature f of shape (B, face_dim).
+
+    A stem convolution, one stride-2 residual stage per entry of `channels`, then a dense
+    layer over the flattened bottleneck (flatten, not pooling: where things are matters).
+    """
+
+    def __init__(self, image_size, channels, face_dim, groups=8, **kwargs):
+        super().__init__(**kwargs)
+        self.image_size, self.channels = int(image_size), tuple(channels)
+        self.face_dim, self.groups = int(face_dim), int(groups)
+        self.stem = layers.Conv2D(self.channels[0], 3, padding="same", use_bias=False)
+        self.stem_norm = layers.GroupNormalization(self.groups)
+        self.stages = [ResidualBlock(c, scale=0.5, groups=self.groups) for c in self.channels]
+        self.flatten = layers.Flatten()
+        self.fc = layers.Dense(self.face_dim)
+
+    def build(self, input_shape=None):
+        shape = (None, self.image_size, self.image_size, 3)
+        self.stem.build(shape)
+        shape = self.stem.compute_output_shape(shape)
+        self.stem_norm.build(shape)
+        for stage in self.stages:
+            stage.build(shape)
+            shape = stage.compute_output_shape(shape)
+        self.fc.build((None, shape[1] * shape[2] * shape[3]))
+        self.built = True
+
+    def call(self, images):
+        x = keras.activations.leaky_relu(self.stem_norm(self.stem(images)), 0.2)
+        for stage in self.stages:
+            x = stage(x)
+        return self.fc(self.flatten(x))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "image_size": self.image_size,
+            "channels": list(self.channels),
+            "face_dim": self.face_dim,
+            "groups": self.groups,
+        }

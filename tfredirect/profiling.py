@@ -1,0 +1,50 @@
+"""FLOP counts and the machine's float32 matmul rate, for honest speed figures."""
+
+import time
+
+import tensorflow as tf
+
+
+def count_flops(fn, input_signature):
+    """Float operations of one call of `fn` traced with `input_signature` (TF profiler).
+
+    A multiply-add counts as two operations, as in the usual GFLOP figures.
+    """
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    concrete = tf.function(fn).get_concrete_function(*input_signature)
+    frozen = convert_variables_to_constants_v2(concrete)
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder(
+        tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    ).with_empty_output().build()
+    info = tf.compat.v1.profiler.profile(graph=frozen.graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=opts)
+    return int(info.total_float_ops)
+
+
+def redirector_flops(model):
+    """FLOPs per redirected image (encode, rotate gaze and head, decode) at batch 1."""
+    s = model.image_size
+    spec = [
+        tf.TensorSpec((1, s, s, 3), tf.float32),
+        tf.TensorSpec((1, 2), tf.float32),
+        tf.TensorSpec((1, 2), tf.float32),
+    ]
+    return count_flops(lambda x, g, h: model.redirect(x, target_gaze=g, target_head=h), spec)
+
+
+def matmul_rate(n=1024, seconds=1.0):
+    """Measured float32 matmul rate of this machine in FLOP/s (all threads TF uses)."""
+    a = tf.random.normal((n, n), seed=1)
+    b = tf.random.normal((n, n), seed=2)
+    mm = tf.function(lambda: tf.matmul(a, b))
+    mm().numpy()
+    reps, start = 0, time.perf_counter()
+    while True:
+        out = mm()
+        reps += 1
+        if time.perf_counter() - start >= seconds:
+            out.numpy()
+            break
+    return 2.0 * n**3 * reps / (time.perf_counter() - start)

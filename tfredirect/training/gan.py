@@ -1,0 +1,238 @@
+"""RedirectionGAN: the pair-swap adversarial training of claims 5-7 (Fig. 3, [0030]-[0055]).
+
+One training step on a batch of same-person pairs (x_a, x_b) with labels:
+1. encode and decompose both images (S101);
+2. per sample, pick the target feature kind (gaze or head, claim 4) for a and for b
+   independently ([0039]); rotate a's target feature to b's angle and b's to a's (CAS);
+3. swap: b's rotated feature replaces a's feature of that kind and vice versa (S102);
+   optionally swap the identity features too (claim 6);
+4. decode x_a_hat and x_b_hat (S103);
+5. update all modules from L1 similarity to x_a, x_b, the adversarial loss, the auxiliary
+   label loss and the orthogonality loss (S104, claim 7).
+
+Distribution: every loss is a per-sample vector reduced with `tf.nn.compute_average_loss`
+(sum / global batch), because Keras optimizers sum gradients over replicas. Random choices
+are stateless draws seeded by (seed, step, replica id), so replicas differ and runs repeat.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfredirect import geometry, imaging, losses
+from tfredirect.config import LossConfig, ModelConfig
+from tfredirect.data import PAIR_KEYS
+from tfredirect.models.discriminator import PatchDiscriminator
+from tfredirect.models.redirector import Redirector
+
+_TRACKERS = (
+    "g_loss", "d_loss", "rec", "label", "orth", "adv", "adv_weight", "gaze_err", "head_err", "psnr",
+)
+
+
+def _config(cls, value):
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, dict):
+        return cls(**value)
+    if value is None:
+        return cls()
+    raise TypeError(f"expected {cls.__name__} or dict, got {type(value).__name__}")
+
+
+def psnr(x_hat, x):
+    """Per-sample PSNR in dB of images in [-1, 1] (peak-to-peak range 2)."""
+    mse = ops.mean(ops.square((x_hat - x) / 2.0), axis=(1, 2, 3))
+    return 10.0 * ops.log(1.0 / ops.maximum(mse, 1e-10)) / math.log(10.0)
+
+
+@keras.saving.register_keras_serializable(package="tfredirect")
+class RedirectionGAN(keras.Model):
+    """Generator (`Redirector`) + `PatchDiscriminator` trained with the pair swap.
+
+    Use: build inside `strategy.scope()`, `compile(g_optimizer=..., d_optimizer=...)`, then
+    `fit(pairs)` where `pairs` yields batched pair records (tfredirect.data.PAIR_KEYS, uint8
+    images). Optional int keys `kind_a`, `kind_b` (0 gaze, 1 head) and `swap_id` (0/1) in
+    the batch override the random choices.
+    """
+
+    def __init__(self, model_config=None, loss_config=None, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.model_config = _config(ModelConfig, model_config)
+        self.loss_config = _config(LossConfig, loss_config)
+        self.seed = int(seed)
+        self.generator = Redirector(self.model_config, name="generator")
+        self.discriminator = PatchDiscriminator(
+            self.model_config.image_size, self.model_config.disc_channels, name="discriminator"
+        )
+        self.generator.build()
+        self.discriminator.build()
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in _TRACKERS}
+        self.g_optimizer = None
+        self.d_optimizer = None
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
+        """Attach and build the two optimizers (built now: lazy building fails under
+        MirroredStrategy). Call inside the strategy scope that created the model."""
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    def call(self, images):
+        return self.generator(images)
+
+    # ------------------------------------------------------------------ helpers
+    def _check_batch(self, data):
+        if not isinstance(data, dict):
+            raise ValueError(f"RedirectionGAN expects dict batches with keys {PAIR_KEYS}, got {type(data).__name__}")
+        missing = [k for k in PAIR_KEYS if k not in data]
+        if missing:
+            raise ValueError(f"pair batch is missing keys {missing}; expected {PAIR_KEYS}")
+        size = self.model_config.image_size
+        for key in ("image_a", "image_b"):
+            shape = tuple(data[key].shape)
+            if len(shape) != 4 or shape[1:] != (size, size, 3):
+                raise ValueError(f"pair batch '{key}' must have shape (batch, {size}, {size}, 3), got {shape}")
+        checks = []
+        for key in ("gaze_a", "head_a", "gaze_b", "head_b"):
+            shape = tuple(data[key].shape)
+            if len(shape) != 2 or shape[-1] != 2:
+                raise ValueError(f"pair batch '{key}' must have shape (batch, 2) = pitch/yaw radians, got {shape}")
+            value = tf.cast(data[key], tf.float32)
+            checks.append(tf.debugging.assert_all_finite(value, f"pair batch '{key}' has NaN or inf labels"))
+            checks.append(
+                tf.debugging.assert_less_equal(
+                    tf.abs(value), geometry.MAX_YAW + 1e-4,
+                    message=f"pair batch '{key}' has angles above pi: labels must be radians, not degrees",
+                )
+            )
+        return checks
+
+    def _choices(self, data, batch, step, offset):
+        """Per-sample target kinds for a and b (True = head) and the identity-swap flags."""
+        ctx = tf.distribute.get_replica_context()
+        replica = ctx.replica_id_in_sync_group if ctx is not None else 0
+        seed = tf.stack([
+            tf.constant(self.seed + offset, tf.int64),
+            tf.cast(step, tf.int64) * 65536 + tf.cast(replica, tf.int64),
+        ])
+        u = tf.random.stateless_uniform((batch, 3), seed=seed)
+        lc = self.loss_config
+        head_a = data["kind_a"] > 0 if "kind_a" in data else u[:, 0] >= lc.gaze_prob
+        head_b = data["kind_b"] > 0 if "kind_b" in data else u[:, 1] >= lc.gaze_prob
+        swap = data["swap_id"] > 0 if "swap_id" in data else u[:, 2] < lc.id_swap_prob
+        return head_a, head_b, swap
+
+    def swap_forward(self, data, head_a, head_b, swap_id):
+        """Steps 1-4: encode both, rotate to the partner's angles, swap, decode."""
+        x_a = imaging.to_model_range(data["image_a"])
+        x_b = imaging.to_model_range(data["image_b"])
+        g_a, h_a = tf.cast(data["gaze_a"], tf.float32), tf.cast(data["head_a"], tf.float32)
+        g_b, h_b = tf.cast(data["gaze_b"], tf.float32), tf.cast(data["head_b"], tf.float32)
+        n = tf.shape(x_a)[0]
+        both = self.generator.encode(ops.concatenate([x_a, x_b], axis=0))
+        fa = {k: v[:n] for k, v in both.items()}
+        fb = {k: v[n:] for k, v in both.items()}
+        cas = self.generator.cas
+        pick = lambda mask, yes, no: tf.where(mask[:, None, None], yes, no)
+        # a's features with b's rotated target (of b's kind) swapped in, and vice versa.
+        zg_a = pick(~head_b, cas(fb["z_g"], g_b, g_a), fa["z_g"])
+        zh_a = pick(head_b, cas(fb["z_h"], h_b, h_a), fa["z_h"])
+        zg_b = pick(~head_a, cas(fa["z_g"], g_a, g_b), fb["z_g"])
+        zh_b = pick(head_a, cas(fa["z_h"], h_a, h_b), fb["z_h"])
+        zid_a = tf.where(swap_id[:, None], fb["z_id"], fa["z_id"])
+        zid_b = tf.where(swap_id[:, None], fa["z_id"], fb["z_id"])
+        x_hat = self.generator.decode(
+            ops.concatenate([zid_a, zid_b], 0), ops.concatenate([zg_a, zg_b], 0), ops.concatenate([zh_a, zh_b], 0)
+        )
+        return {
+            "x": ops.concatenate([x_a, x_b], 0),
+            "x_hat": x_hat,
+            "features": both,
+            "gaze": ops.concatenate([g_a, g_b], 0),
+            "head": ops.concatenate([h_a, h_b], 0),
+        }
+
+    def _generator_terms(self, out):
+        """Per-image (2B,) reconstruction, label and orthogonality terms and aux errors."""
+        f = out["features"]
+        return {
+            "rec": losses.reconstruction(out["x_hat"], out["x"]),
+            "label": losses.label(f["gaze"], out["gaze"]) + losses.label(f["head"], out["head"]),
+            "orth": losses.orthogonality(f["f_id"], f["f_res"]) + losses.orthogonality(f["z_g"], f["z_h"]),
+            "gaze_err": geometry.angular_error(f["gaze"], out["gaze"]),
+            "head_err": geometry.angular_error(f["head"], out["head"]),
+            "psnr": psnr(out["x_hat"], out["x"]),
+        }
+
+    def adv_weight(self, step):
+        lc = self.loss_config
+        ramp = (tf.cast(step, tf.float32) - lc.gan_start) / max(lc.gan_warmup, 1)
+        return lc.adv * tf.clip_by_value(ramp, 0.0, 1.0)
+
+    def _update_trackers(self, values):
+        for name, value in values.items():
+            self.trackers[name].update_state(ops.mean(value))
+        return {name: self.trackers[name].result() for name in values}
+
+    # ------------------------------------------------------------------ steps
+    def train_step(self, data):
+        if self.g_optimizer is None:
+            raise ValueError("RedirectionGAN: call compile(g_optimizer=..., d_optimizer=...) before fit")
+        with tf.control_dependencies(self._check_batch(data)):
+            step = tf.identity(self.g_optimizer.iterations)
+        batch = tf.shape(data["image_a"])[0]
+        head_a, head_b, swap = self._choices(data, batch, step, offset=0)
+        lc = self.loss_config
+        adv_w = self.adv_weight(step)
+        avg = tf.nn.compute_average_loss  # sum / global batch: right under any strategy
+
+        with tf.GradientTape() as tape:
+            out = self.swap_forward(data, head_a, head_b, swap)
+            terms = self._generator_terms(out)
+            adv = losses.generator_adversarial(self.discriminator(out["x_hat"]))
+            per_image = lc.rec * terms["rec"] + lc.label * terms["label"] + lc.orth * terms["orth"] + adv_w * adv
+            g_loss = avg(per_image)
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
+
+        x_fake = tf.stop_gradient(out["x_hat"])
+        with tf.GradientTape() as tape:
+            d_per_image = losses.discriminator(self.discriminator(out["x"]), self.discriminator(x_fake))
+            d_loss = avg(d_per_image)
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
+
+        return self._update_trackers({
+            "g_loss": per_image,
+            "d_loss": d_per_image,
+            "adv": adv,
+            "adv_weight": tf.fill([1], adv_w),
+            **terms,
+        })
+
+    def test_step(self, data):
+        self._check_batch(data)
+        batch = tf.shape(data["image_a"])[0]
+        head_a, head_b, swap = self._choices(data, batch, 0, offset=7919)
+        terms = self._generator_terms(self.swap_forward(data, head_a, head_b, swap))
+        return self._update_trackers({k: terms[k] for k in ("rec", "gaze_err", "head_err", "psnr")})
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "model_config": self.model_config.to_dict(),
+            "loss_config": self.loss_config.to_dict(),
+            "seed": self.seed,
+        }
