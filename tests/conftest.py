@@ -11,3 +11,19 @@ if len(tf.config.get_logical_device_configuration(_cpus[0]) or []) < 2:
     tf.config.set_logical_device_configuration(
         _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
     )
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def make_pair_batch(n, size, seed=0):
+    """A dict of random pair records (uint8 images, radian labels) for model tests."""
+    rng = np.random.default_rng(seed)
+    img = lambda: rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+    ang = lambda: rng.uniform(-0.5, 0.5, (n, 2)).astype("float32")
+    return {"image_a": img(), "gaze_a": ang(), "head_a": ang(), "image_b": img(), "gaze_b": ang(), "head_b": ang()}
+
+
+@pytest.fixture
+def pair_batch():
+    return make_pair_batch

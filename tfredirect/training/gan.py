@@ -69,6 +69,7 @@ class RedirectionGAN(keras.Model):
         )
         self.generator.build()
         self.discriminator.build()
+        self.built = True
         self.trackers = {name: keras.metrics.Mean(name=name) for name in _TRACKERS}
         self.g_optimizer = None
         self.d_optimizer = None
@@ -86,14 +87,16 @@ class RedirectionGAN(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
 
-    def build(self, input_shape=None):
-        self.built = True
-
-    def call(self, images):
-        return self.generator(images)
+    def call(self, inputs):
+        """Reconstruct images in [-1, 1] through the generator; a pair batch (dict) uses its
+        uint8 `image_a`, so Keras can build the model from a training batch."""
+        if isinstance(inputs, dict):
+            inputs = imaging.to_model_range(inputs["image_a"])
+        return self.generator(inputs)
 
     # ------------------------------------------------------------------ helpers
     def _check_batch(self, data):
+        """Static checks (ValueError at trace time) and label asserts (at run time)."""
         if not isinstance(data, dict):
             raise ValueError(f"RedirectionGAN expects dict batches with keys {PAIR_KEYS}, got {type(data).__name__}")
         missing = [k for k in PAIR_KEYS if k not in data]
@@ -177,8 +180,10 @@ class RedirectionGAN(keras.Model):
         }
 
     def adv_weight(self, step):
+        """Adversarial weight at `step`: 0 before gan_start, then a linear ramp to `adv`."""
         lc = self.loss_config
-        ramp = (tf.cast(step, tf.float32) - lc.gan_start) / max(lc.gan_warmup, 1)
+        since = tf.cast(step, tf.float32) - lc.gan_start
+        ramp = since / lc.gan_warmup if lc.gan_warmup else tf.cast(since >= 0, tf.float32)
         return lc.adv * tf.clip_by_value(ramp, 0.0, 1.0)
 
     def _update_trackers(self, values):
@@ -188,6 +193,7 @@ class RedirectionGAN(keras.Model):
 
     # ------------------------------------------------------------------ steps
     def train_step(self, data):
+        data = keras.utils.unpack_x_y_sample_weight(data)[0]
         if self.g_optimizer is None:
             raise ValueError("RedirectionGAN: call compile(g_optimizer=..., d_optimizer=...) before fit")
         with tf.control_dependencies(self._check_batch(data)):
@@ -223,6 +229,7 @@ class RedirectionGAN(keras.Model):
         })
 
     def test_step(self, data):
+        data = keras.utils.unpack_x_y_sample_weight(data)[0]
         self._check_batch(data)
         batch = tf.shape(data["image_a"])[0]
         head_a, head_b, swap = self._choices(data, batch, 0, offset=7919)

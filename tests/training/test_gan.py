@@ -1,0 +1,133 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfredirect.config import LossConfig, preset
+from tfredirect.training import RedirectionGAN
+
+
+def _dataset(batch):
+    return tf.data.Dataset.from_tensors(batch).repeat()
+
+
+def _snapshot(variables):
+    return [keras.ops.convert_to_numpy(v) for v in variables]
+
+
+def _changed(before, variables):
+    return sum(not np.array_equal(b, keras.ops.convert_to_numpy(v)) for b, v in zip(before, variables))
+
+
+def test_one_step_finite_losses_and_both_networks_update(pair_batch):
+    gan = RedirectionGAN(preset("tiny"), LossConfig(gan_warmup=0), seed=1)
+    gan.compile()
+    g0, d0 = _snapshot(gan.generator.trainable_variables), _snapshot(gan.discriminator.trainable_variables)
+    logs = gan.train_on_batch(pair_batch(8, 32), return_dict=True)
+    assert all(np.isfinite(v) for v in logs.values()), logs
+    assert logs["adv_weight"] == pytest.approx(1.0)
+    assert _changed(g0, gan.generator.trainable_variables) == len(g0)
+    assert _changed(d0, gan.discriminator.trainable_variables) == len(d0)
+    assert int(gan.g_optimizer.iterations) == 1 and int(gan.d_optimizer.iterations) == 1
+
+
+def test_adversarial_weight_ramps_linearly():
+    gan = RedirectionGAN(preset("tiny"), LossConfig(adv=2.0, gan_start=10, gan_warmup=100))
+    got = [float(gan.adv_weight(s)) for s in (0, 10, 60, 110, 500)]
+    np.testing.assert_allclose(got, [0.0, 0.0, 1.0, 2.0, 2.0])
+
+
+def _smooth_pairs(n, size=32, seed=0):
+    """Low-frequency colour images: a learnable stand-in for faces."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    def img(params):
+        a, b, c, d = params
+        base = np.stack([np.sin(3 * xx * a + b), np.cos(2 * yy * c + d), np.sin(xx * yy * 4 * a)], -1)
+        return ((base + 1) * 127.5).astype(np.uint8)
+    params = rng.uniform(0.5, 2.0, (n, 2, 4))
+    ang = lambda: rng.uniform(-0.5, 0.5, (n, 2)).astype("float32")
+    return {
+        "image_a": np.stack([img(p[0]) for p in params]),
+        "image_b": np.stack([img(p[1]) for p in params]),
+        "gaze_a": ang(), "head_a": ang(), "gaze_b": ang(), "head_b": ang(),
+    }
+
+
+def test_tiny_model_overfits_eight_pairs():
+    keras.utils.set_random_seed(0)
+    gan = RedirectionGAN(preset("tiny"), LossConfig(gan_warmup=100), seed=0)
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-4))
+    data = _smooth_pairs(8)
+    first = gan.test_on_batch(data, return_dict=True)["rec"]
+    gan.fit(_dataset(data), steps_per_epoch=200, epochs=1, verbose=0)
+    last = gan.test_on_batch(data, return_dict=True)["rec"]
+    assert last < 0.5 * first, (first, last)
+
+
+def _one_sgd_step(strategy, batch):
+    with strategy.scope():
+        keras.utils.set_random_seed(3)
+        gan = RedirectionGAN(preset("tiny"), LossConfig(gan_warmup=0), seed=3)
+        gan.compile(g_optimizer=keras.optimizers.SGD(0.1), d_optimizer=keras.optimizers.SGD(0.1))
+    gan.fit(_dataset(batch), steps_per_epoch=1, epochs=1, verbose=0)
+    return gan
+
+
+def test_mirrored_two_replicas_equals_one_replica(pair_batch):
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
+    assert len(devices) == 2
+    batch = pair_batch(8, 32, seed=4)
+    batch.update(kind_a=np.array([0, 1] * 4), kind_b=np.array([1, 1, 0, 0] * 2), swap_id=np.array([0, 1] * 4))
+    one = _one_sgd_step(tf.distribute.OneDeviceStrategy(devices[0]), batch)
+    two = _one_sgd_step(tf.distribute.MirroredStrategy(devices), batch)
+    for a, b in zip(one.generator.trainable_variables + one.discriminator.trainable_variables,
+                    two.generator.trainable_variables + two.discriminator.trainable_variables):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), atol=2e-5, rtol=1e-4)
+
+
+def test_mirrored_runs_train_steps_with_random_choices(pair_batch):
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
+    strategy = tf.distribute.MirroredStrategy(devices)
+    with strategy.scope():
+        gan = RedirectionGAN(preset("tiny"), LossConfig(gan_warmup=2, id_swap_prob=0.5))
+        gan.compile()
+    hist = gan.fit(_dataset(pair_batch(8, 32)), steps_per_epoch=3, epochs=1, verbose=0)
+    assert int(gan.g_optimizer.iterations.numpy()) == 3
+    assert all(np.isfinite(v[-1]) for v in hist.history.values())
+
+
+def test_replicas_draw_different_choices():
+    gan = RedirectionGAN(preset("tiny"), LossConfig(id_swap_prob=0.5))
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
+    strategy = tf.distribute.MirroredStrategy(devices)
+    draws = strategy.run(tf.function(lambda: tf.stack(gan._choices({}, 64, 5, 0), 0)))
+    per_replica = [np.array(t) for t in strategy.experimental_local_results(draws)]
+    assert not np.array_equal(per_replica[0], per_replica[1])
+    again = np.array(tf.stack(gan._choices({}, 64, 5, 0), 0))
+    np.testing.assert_array_equal(again, np.array(tf.stack(gan._choices({}, 64, 5, 0), 0)))
+
+
+@pytest.mark.parametrize(
+    "mutate, error, message",
+    [
+        (lambda b: b.pop("gaze_b"), ValueError, "missing keys"),
+        (lambda b: b.update(image_a=b["image_a"][..., :1]), ValueError, "image_a"),
+        (lambda b: b.update(head_a=b["head_a"][:, :1]), ValueError, "head_a"),
+        (lambda b: b.update(gaze_a=b["gaze_a"] * 90.0), tf.errors.InvalidArgumentError, "degrees"),
+        (lambda b: b["gaze_b"].__setitem__((0, 0), np.nan), tf.errors.InvalidArgumentError, "NaN"),
+    ],
+)
+def test_bad_batches_raise_clear_errors(pair_batch, mutate, error, message):
+    gan = RedirectionGAN(preset("tiny"))
+    gan.compile()
+    batch = pair_batch(4, 32)
+    mutate(batch)
+    with pytest.raises(error, match=message):
+        gan.train_on_batch(batch)
+
+
+def test_config_round_trip():
+    gan = RedirectionGAN(preset("tiny"), LossConfig(rec=3.0, id_swap_prob=0.25), seed=9)
+    clone = RedirectionGAN.from_config(gan.get_config())
+    assert clone.model_config == gan.model_config and clone.loss_config == gan.loss_config and clone.seed == 9
