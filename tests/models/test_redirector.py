@@ -1,5 +1,6 @@
 import math
 
+import keras
 import numpy as np
 import pytest
 
@@ -9,6 +10,7 @@ from tfredirect.models import Redirector, load_redirector
 
 @pytest.fixture(scope="module")
 def model():
+    keras.utils.set_random_seed(0)
     m = Redirector(preset("tiny"))
     m.build()
     return m
