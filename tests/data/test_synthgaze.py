@@ -1,0 +1,214 @@
+import math
+
+import h5py
+import numpy as np
+import pytest
+
+from tfredirect.data import synthgaze
+from tfredirect.data.synthgaze import SynthGaze, render
+from tfredirect.data.synthgaze_render import IDENTITY_FIELDS, NUISANCE_FIELDS
+
+SG = SynthGaze(size=64, seed=3, num_persons=200)
+
+
+def _frontal(n, gaze_deg, head_deg=(0, 0), person=0):
+    """Render one identity/nuisance at several labels; returns images and masks."""
+    pid = np.full(n, person)
+    ident = SG.identity(pid)
+    nuis = SG.nuisance_params(pid, np.zeros(n, int))
+    gaze = np.radians(np.asarray(gaze_deg, np.float32).reshape(n, 2)).astype(np.float32)
+    head = np.radians(np.asarray(head_deg, np.float32).reshape(-1, 2) * np.ones((n, 1))).astype(np.float32)
+    return render(ident, gaze, head, nuis, 64, return_masks=True)
+
+
+def _centroid(mask):
+    ys, xs = np.mgrid[: mask.shape[0], : mask.shape[1]]
+    w = mask.sum()
+    return (xs * mask).sum() / w, (ys * mask).sum() / w
+
+
+def test_same_seed_is_bitwise_identical_and_seed_matters():
+    pid, idx = SG.persons("train")[:6], np.arange(6)
+    a, ga, ha = SG.render_samples(pid, idx)
+    b, gb, hb = SynthGaze(size=64, seed=3, num_persons=200).render_samples(pid, idx)
+    assert a.dtype == np.uint8 and a.shape == (6, 64, 64, 3)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ga, gb)
+    c, _, _ = SynthGaze(size=64, seed=4, num_persons=200).render_samples(pid, idx)
+    assert np.abs(a.astype(int) - c).mean() > 10
+
+
+def test_label_ranges_are_respected_and_covered():
+    pid = np.repeat(np.arange(200), 25)
+    idx = np.tile(np.arange(25), 200)
+    gaze, head = SG.labels(pid, idx)
+    deg = lambda x: np.degrees(np.abs(x)).max(0)
+    assert np.all(deg(head) <= [30.0001, 45.0001]) and np.all(deg(head) > [28, 43])
+    assert np.all(deg(gaze) <= [40.0001, 50.0001]) and np.all(deg(gaze) > [36, 46])
+    # eye-in-head rotation within 35 degrees per axis
+    m = synthgaze.head_rotation(head)
+    g_head = np.einsum("nji,nj->ni", m, synthgaze.pitchyaw_vector_np(gaze))
+    eye = np.stack([np.arcsin(-g_head[:, 1]), np.arctan2(-g_head[:, 0], -g_head[:, 2])], -1)
+    assert np.degrees(np.abs(eye)).max() <= 35.01
+    assert np.all(np.isfinite(gaze)) and np.all(np.isfinite(head))
+
+
+def test_head_forward_axis_matches_the_vector_convention():
+    head = np.radians(np.array([[20, -35], [-25, 10], [0, 0]], np.float32))
+    forward = synthgaze.head_rotation(head) @ np.array([0, 0, -1.0])
+    np.testing.assert_allclose(forward, synthgaze.pitchyaw_vector_np(head), atol=1e-12)
+
+
+def test_splits_are_disjoint_and_cover_all_persons():
+    sg = SynthGaze(size=32, seed=0, num_persons=1000)
+    parts = [set(sg.persons(s).tolist()) for s in ("train", "val", "test")]
+    assert set().union(*parts) == set(range(1000))
+    assert sum(len(p) for p in parts) == 1000
+    assert 60 < len(parts[1]) < 140 and 60 < len(parts[2]) < 140
+
+
+def test_iris_moves_with_gaze_yaw_and_is_large_enough():
+    _, masks = _frontal(2, [(0, -30), (0, 30)])
+    iris = masks["iris"]
+    x_neg, _ = _centroid(iris[0])
+    x_pos, _ = _centroid(iris[1])
+    # positive yaw looks to the image left (v_x = -cos p sin y)
+    assert x_neg - x_pos >= 3.0, (x_neg, x_pos)
+    # each of the two irises spans at least 4 px (equivalent diameter of its visible area)
+    per_eye_area = iris[0].sum() / 2
+    assert 2 * math.sqrt(per_eye_area / math.pi) >= 4.0
+
+
+def test_iris_moves_up_with_gaze_pitch():
+    _, masks = _frontal(2, [(-15, 0), (20, 0)])
+    _, y_down = _centroid(masks["iris"][0])
+    _, y_up = _centroid(masks["iris"][1])
+    assert y_down - y_up >= 1.5, (y_down, y_up)
+
+
+def test_nose_tip_moves_with_head_yaw():
+    _, masks = _frontal(2, [(0, 0), (0, 0)], head_deg=[(0, -30), (0, 30)])
+    x_neg, _ = _centroid(masks["nose_tip"][0])
+    x_pos, _ = _centroid(masks["nose_tip"][1])
+    assert x_neg - x_pos >= 3.0, (x_neg, x_pos)
+
+
+def test_eyes_close_at_strong_downward_gaze():
+    _, masks = _frontal(2, [(0, 0), (-35, 0)])
+    open_area, down_area = masks["eye"][0].sum(), masks["eye"][1].sum()
+    assert down_area < 0.6 * open_area, (open_area, down_area)
+
+
+def test_masks_and_parameters_are_finite_at_extreme_labels():
+    corners = [(40, 50), (-40, -50), (40, -50), (-40, 50)]
+    images, masks = _frontal(4, corners, head_deg=(30, 45))
+    assert all(np.all(np.isfinite(m)) for m in masks.values())
+    params = synthgaze.scene_params(SG.identity(np.zeros(4, int)), np.radians(np.array(corners, np.float32)),
+                                    np.radians(np.array([[30, 45]] * 4, np.float32)), SG.nuisance_params(np.zeros(4, int), 0))
+    assert all(np.all(np.isfinite(v)) for v in params.values())
+    assert images.std() > 10
+
+
+def test_render_target_reproduces_own_sample_and_changes_with_labels():
+    pid, idx = SG.persons("test")[:4], np.arange(4) + 7
+    images, gaze, head = SG.render_samples(pid, idx)
+    np.testing.assert_array_equal(SG.render_target(pid, idx), images)
+    np.testing.assert_array_equal(SG.render_target(pid, idx, gaze=gaze, head=head), images)
+    moved = SG.render_target(pid, idx, gaze=np.zeros_like(gaze), head=head)
+    assert np.abs(moved.astype(int) - images).max() > 50
+
+
+def test_pairs_are_same_person_with_matching_labels():
+    rng = np.random.default_rng(0)
+    pid, a, b = SG.pair_keys("train", 64, rng, min_angle_deg=5.0)
+    assert set(pid.tolist()) <= set(SG.persons("train").tolist())
+    assert np.all(a != b)
+    batch = SG.pair_batch(pid[:4], a[:4], b[:4])
+    ga, ha = SG.labels(pid[:4], a[:4])
+    np.testing.assert_array_equal(batch["gaze_a"], ga)
+    np.testing.assert_array_equal(batch["head_a"], ha)
+    same_person_b = SG.render_target(pid[:4], b[:4])
+    np.testing.assert_array_equal(batch["image_b"], same_person_b)
+    ds = SG.pairs("train", 4, seed=5)
+    first = next(iter(ds))
+    again = next(iter(SG.pairs("train", 4, seed=5)))
+    assert {k: tuple(v.shape) for k, v in first.items()} == {
+        "image_a": (4, 64, 64, 3), "image_b": (4, 64, 64, 3), "gaze_a": (4, 2), "head_a": (4, 2),
+        "gaze_b": (4, 2), "head_b": (4, 2)}
+    np.testing.assert_array_equal(first["image_a"].numpy(), again["image_a"].numpy())
+
+
+def test_min_angle_is_enforced():
+    rng = np.random.default_rng(1)
+    pid, a, b = SG.pair_keys("val", 128, rng, min_angle_deg=12.0)
+    ga, ha = SG.labels(pid, a)
+    gb, hb = SG.labels(pid, b)
+    from tfredirect.geometry import angular_error
+
+    diff = np.maximum(np.asarray(angular_error(ga, gb)), np.asarray(angular_error(ha, hb)))
+    assert diff.min() >= 12.0
+
+
+def test_samples_view_yields_every_sample_of_a_split():
+    sg = SynthGaze(size=32, seed=1, num_persons=20, samples_per_person=3)
+    records = list(sg.samples("val").as_numpy_iterator())
+    assert len(records) == 3 * len(sg.persons("val"))
+    assert {r["person"].decode() for r in records} == {str(p) for p in sg.persons("val")}
+
+
+def test_write_h5_in_sted_layout(tmp_path):
+    sg = SynthGaze(size=32, seed=2, num_persons=12, samples_per_person=3)
+    path = str(tmp_path / "synth.h5")
+    persons, samples = sg.write_h5(path, "train")
+    train = sg.persons("train")
+    assert (persons, samples) == (len(train), 3 * len(train))
+    with h5py.File(path, "r") as f:
+        assert sorted(f.keys()) == [f"{p:06d}" for p in train]
+        g = f[f"{train[0]:06d}"]
+        assert g["pixels"].dtype == np.uint8 and g["pixels"].shape == (3, 32, 32, 3)
+        assert g["labels"].dtype == np.float32 and g["labels"].shape == (3, 8)
+        images, gaze, head = sg.render_samples(np.full(3, train[0]), np.arange(3))
+        np.testing.assert_array_equal(g["pixels"][()], images)
+        np.testing.assert_array_equal(g["labels"][:, 0:2], gaze)
+        np.testing.assert_array_equal(g["labels"][:, 2:4], head)
+        np.testing.assert_array_equal(g["labels"][:, 4:6], gaze)
+    with pytest.raises(ValueError, match="exists"):
+        sg.write_h5(path, "train")
+    assert not any(p.name.startswith("synth.h5.tmp") for p in tmp_path.iterdir())
+
+
+def test_rgb_channel_order_from_known_background():
+    pid = np.zeros(1, int)
+    nuis = SG.nuisance_params(pid, 0)
+    nuis[0, NUISANCE_FIELDS.index("bg_r")] = 0.9
+    nuis[0, NUISANCE_FIELDS.index("bg_g")] = 0.1
+    nuis[0, NUISANCE_FIELDS.index("bg_b")] = 0.1
+    nuis[0, NUISANCE_FIELDS.index("bg_gradient")] = 0.0
+    img = render(SG.identity(pid), np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32), nuis, 32)
+    np.testing.assert_array_equal(img[0, 0, 0], [230, 26, 26])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: SynthGaze(size=50), "size"),
+        (lambda: SynthGaze(num_persons=0), "num_persons"),
+        (lambda: SynthGaze(samples_per_person=-2), "samples_per_person"),
+        (lambda: SynthGaze(val_fraction=0.6, test_fraction=0.5), "val_fraction"),
+        (lambda: SynthGaze(nuisance="scene"), "nuisance"),
+        (lambda: SG.persons("holdout"), "split"),
+        (lambda: SG.render_target([1], [0], gaze=np.array([[10.0, 20.0]], np.float32)), "degrees"),
+        (lambda: SG.render_target([1], [0], gaze=np.array([[0.9, 0.0]], np.float32)), "gaze"),
+        (lambda: SG.render_target([1], [0], head=np.array([[0.0, 0.9]], np.float32)), "head"),
+        (lambda: SG.render_target([1], [0], head=np.array([[np.nan, 0.0]], np.float32)), "NaN"),
+        (lambda: SG.render_samples([5000], [0]), "person_ids"),
+        (lambda: SG.pairs("train", 0), "batch_size"),
+        (lambda: render(np.zeros((1, 3)), np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((1, len(NUISANCE_FIELDS))), 64),
+         "identity_params"),
+        (lambda: render(np.zeros((1, len(IDENTITY_FIELDS))), np.zeros((1, 2)), np.zeros((1, 2)),
+                        np.zeros((1, len(NUISANCE_FIELDS))), 48), "size"),
+    ],
+)
+def test_invalid_arguments_raise_value_error_naming_the_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
