@@ -95,7 +95,7 @@ class Redirector(keras.Model):
                     raise ValueError(
                         f"Redirector: '{name}' must have shape ({images.shape[0]}, 2), got {arr.shape}"
                     )
-        is_uint8 = str(getattr(images, "dtype", "")).endswith("uint8")
+        is_uint8 = keras.backend.standardize_dtype(images.dtype) == "uint8"
         x = imaging.to_model_range(images) if is_uint8 else ops.cast(images, "float32")
         return x, is_uint8
 

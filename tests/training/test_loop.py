@@ -1,0 +1,65 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tfredirect.config import LossConfig
+from tfredirect.models import load_redirector
+from tfredirect.training.loop import TrainConfig, train
+
+
+def _cfg(out_dir, **kw):
+    base = dict(out_dir=str(out_dir), preset="tiny", batch_size=4, steps=4, checkpoint_every=2,
+                val_batches=1, log_every=1, verbose=0, loss=LossConfig(gan_warmup=2))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_train_then_resume_continues_the_step_count(tmp_path):
+    first = train(_cfg(tmp_path))
+    assert (first["start_step"], first["step"]) == (0, 4)
+    for name in ("redirector.keras", "sweep.png", "summary.json", "config.json"):
+        assert os.path.exists(tmp_path / name)
+    ckpts = sorted(p for p in os.listdir(tmp_path / "checkpoints") if p.endswith(".index"))
+    assert ckpts == ["ckpt-2.index", "ckpt-4.index"]
+    assert first["redirect_gflop_per_image"] > 0 and first["train_gflop_per_pair"] > first["redirect_gflop_per_image"]
+
+    resumed = train(_cfg(tmp_path, steps=8, resume=True, keep_checkpoints=2))
+    assert (resumed["start_step"], resumed["step"]) == (4, 8)
+    ckpts = sorted(p for p in os.listdir(tmp_path / "checkpoints") if p.endswith(".index"))
+    assert ckpts == ["ckpt-6.index", "ckpt-8.index"]
+    with open(tmp_path / "summary.json") as fh:
+        assert json.load(fh)["step"] == 8
+    model = load_redirector(str(tmp_path / "redirector.keras"))
+    assert model.image_size == 32
+
+
+def test_existing_run_is_not_overwritten_silently(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="--resume.*--overwrite"):
+        train(_cfg(tmp_path))
+    assert (tmp_path / "config.json").read_text() == "{}"
+
+
+def test_resume_checks_config_and_presence(tmp_path):
+    with pytest.raises(ValueError, match="nothing to resume"):
+        train(_cfg(tmp_path / "empty", resume=True))
+    (tmp_path / "config.json").write_text(json.dumps({"preset": "demo", "batch_size": 4, "data": "synthgaze", "seed": 0}))
+    with pytest.raises(ValueError, match="preset"):
+        train(_cfg(tmp_path, resume=True))
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (dict(steps=5), "multiple of checkpoint_every"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(strategy="tpu"), "strategy"),
+        (dict(preset="huge"), "preset"),
+        (dict(resume=True, overwrite=True), "exclude"),
+    ],
+)
+def test_bad_config_is_rejected(tmp_path, kw, message):
+    with pytest.raises(ValueError, match=message):
+        _cfg(tmp_path, **kw)

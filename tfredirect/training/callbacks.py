@@ -1,0 +1,64 @@
+"""Callbacks for RedirectionGAN training: checkpoints, image grids, throughput."""
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfredirect import visualize
+
+
+class CheckpointEveryEpoch(keras.callbacks.Callback):
+    """Saves a `tf.train.CheckpointManager` checkpoint, numbered by the generator step,
+    at the end of every epoch (an epoch is `checkpoint_every` steps)."""
+
+    def __init__(self, manager, step_fn):
+        super().__init__()
+        self.manager, self.step_fn = manager, step_fn
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.manager.save(checkpoint_number=self.step_fn())
+
+
+class ImageGrid(keras.callbacks.Callback):
+    """Writes [input | redirected to the partner's labels | ground truth] to TensorBoard."""
+
+    def __init__(self, log_dir, batch, truth=None, step_fn=None):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(log_dir)
+        self.batch, self.truth, self.step_fn = batch, truth, step_fn
+
+    def on_epoch_end(self, epoch, logs=None):
+        grid = visualize.preview_grid(self.model.generator, self.batch, self.truth)
+        with self.writer.as_default():
+            tf.summary.image("input | redirected | truth", grid[None], step=self.step_fn())
+        self.writer.flush()
+
+
+class Throughput(keras.callbacks.Callback):
+    """Measures training pairs per second, skipping the first batches (tracing, warm-up)."""
+
+    def __init__(self, batch_size, skip=5):
+        super().__init__()
+        self.batch_size, self.skip = batch_size, skip
+        self.seen, self.start, self.elapsed = 0, None, 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.skip:
+            self.start = time.perf_counter()
+        elif self.seen > self.skip:
+            self.elapsed = time.perf_counter() - self.start
+
+    @property
+    def timed_batches(self):
+        return max(self.seen - self.skip, 0)
+
+    @property
+    def pairs_per_second(self):
+        return self.timed_batches * self.batch_size / self.elapsed if self.elapsed else float("nan")
+
+
+def batch_to_numpy(batch):
+    return {k: np.asarray(v) for k, v in batch.items()}

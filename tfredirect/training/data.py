@@ -1,0 +1,66 @@
+"""Training data for a run: pair streams, preview pairs and sweep images, per source."""
+
+import dataclasses
+from typing import Callable, Optional
+
+import numpy as np
+
+from tfredirect.data.synthgaze import SynthGaze
+
+
+@dataclasses.dataclass
+class DataBundle:
+    train: object  # tf.data.Dataset of batched pair records, endless
+    val: object  # tf.data.Dataset of batched pair records, finite and repeatable
+    preview: dict  # a few pairs (NumPy) for TensorBoard image grids
+    preview_truth: Optional[np.ndarray]  # exact renders of image_a at b's labels (SynthGaze)
+    sweep: dict  # images, gaze, head (NumPy) of a few test faces for the sweep picture
+    sweep_truth: Optional[Callable]  # (gaze, head) -> exact renders of the sweep faces
+    description: str
+
+
+def _synthgaze(cfg, size, start_step):
+    synth = SynthGaze(size=size, seed=cfg.seed)
+    rng = np.random.default_rng([cfg.seed, 99])
+    pid, a, b = synth.pair_keys("val", 8, rng)
+    preview = synth.pair_batch(pid, a, b)
+    truth = synth.render_target(pid, a, gaze=preview["gaze_b"], head=preview["head_b"])
+    # sweep: the four most frontal of 64 test samples, so sweeps stay natural
+    tp = rng.choice(synth.persons("test"), 64)
+    ti = rng.integers(0, 2**31 - 1, 64)
+    _, heads = synth.labels(tp, ti)
+    pick = np.argsort(np.linalg.norm(heads, axis=1))[:4]
+    images, gaze, head = synth.render_samples(tp[pick], ti[pick])
+    return DataBundle(
+        # a resumed run continues with fresh pairs rather than replaying the first ones
+        train=synth.pairs("train", cfg.batch_size, seed=cfg.seed * 1_000_003 + start_step),
+        val=synth.pairs("val", cfg.batch_size, seed=1, infinite=False, num_batches=cfg.val_batches),
+        preview=preview,
+        preview_truth=truth,
+        sweep={"image": images, "gaze": gaze, "head": head},
+        sweep_truth=lambda g, h: synth.render_target(tp[pick], ti[pick], gaze=g, head=h),
+        description=f"SynthGaze {size}x{size} (seed {cfg.seed}, {len(synth.persons('train'))} training persons)",
+    )
+
+
+def _real(cfg, size, start_step):
+    from tfredirect.data import sources
+
+    if not cfg.data_path:
+        raise ValueError(f"--data={cfg.data} needs --data_path")
+    train = sources.make_pairs(cfg.data, cfg.data_path, size, cfg.batch_size, seed=cfg.seed * 1_000_003 + start_step,
+                               min_angle_deg=cfg.min_angle_deg, infinite=True)
+    val = sources.make_pairs(cfg.data, cfg.data_path, size, cfg.batch_size, seed=1,
+                             min_angle_deg=cfg.min_angle_deg, infinite=True).take(cfg.val_batches).cache()
+    preview = {k: np.asarray(v)[:8] for k, v in next(iter(val)).items()}
+    sweep = {"image": preview["image_a"][:4], "gaze": preview["gaze_a"][:4], "head": preview["head_a"][:4]}
+    return DataBundle(train, val, preview, None, sweep, None, f"{cfg.data} data at {cfg.data_path}")
+
+
+def build_data(cfg, size, start_step=0):
+    """DataBundle for `cfg.data` at the model's image size."""
+    if cfg.data == "synthgaze":
+        return _synthgaze(cfg, size, start_step)
+    if cfg.data in ("xgaze", "sted", "folder"):
+        return _real(cfg, size, start_step)
+    raise ValueError(f"unknown data source {cfg.data!r}")

@@ -1,0 +1,86 @@
+"""Train the redirection GAN (claims 5-7) on SynthGaze or a real dataset.
+
+    python tools/train.py --flagfile=tools/flags/demo.flags
+    python tools/train.py --flagfile=tools/flags/demo.flags --resume   # continue a run
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfredirect.config import PRESETS, LossConfig  # noqa: E402
+from tfredirect.training.loop import STRATEGIES, TrainConfig, train  # noqa: E402
+
+F = flags.FLAGS
+flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "Model size: tiny (32px), demo (64px, CPU), base (128px, GPU).")
+flags.DEFINE_enum("data", "synthgaze", ["synthgaze", "xgaze", "sted", "folder"], "Training data source.")
+flags.DEFINE_string("data_path", "", "Real data: an h5 file, a folder of h5 files, a glob, or a CSV (folder).")
+flags.DEFINE_float("min_angle_deg", 0.0, "Real data: minimum gaze or head difference within a pair (degrees).")
+flags.DEFINE_integer("batch_size", 32, "Global batch size in pairs (split across replicas).")
+flags.DEFINE_integer("steps", 2000, "Total training steps (generator updates).")
+flags.DEFINE_float("g_lr", 5e-4, "Generator learning rate (Adam, beta1 0.5).")
+flags.DEFINE_float("d_lr", 2e-4, "Discriminator learning rate (Adam, beta1 0.5).")
+flags.DEFINE_enum("lr_schedule", "cosine", ["cosine", "constant"], "Learning-rate schedule over --steps.")
+flags.DEFINE_float("w_rec", LossConfig.rec, "Weight of the L1 reconstruction loss.")
+flags.DEFINE_float("w_label", LossConfig.label, "Weight of the auxiliary gaze/head label loss.")
+flags.DEFINE_float("w_orth", LossConfig.orth, "Weight of the orthogonality loss (claim 7).")
+flags.DEFINE_float("w_adv", LossConfig.adv, "Weight of the adversarial loss after warm-up.")
+flags.DEFINE_integer("gan_start", LossConfig.gan_start, "Step at which the adversarial weight starts to ramp.")
+flags.DEFINE_integer("gan_warmup", LossConfig.gan_warmup, "Steps of the linear adversarial warm-up.")
+flags.DEFINE_float("gaze_prob", LossConfig.gaze_prob, "Probability that a sample's target feature is gaze (claim 4).")
+flags.DEFINE_float("id_swap_prob", LossConfig.id_swap_prob, "Probability of swapping identity features (claim 6).")
+flags.DEFINE_integer("seed", 0, "Random seed (weights, data, per-sample choices).")
+flags.DEFINE_string("out_dir", "runs/demo", "Output directory (checkpoints, logs, model, pictures).")
+flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy; multiworker reads TF_CONFIG.")
+flags.DEFINE_integer("checkpoint_every", 250, "Checkpoint (and validate) every N steps; --steps must be a multiple.")
+flags.DEFINE_integer("keep_checkpoints", 3, "How many recent checkpoints to keep.")
+flags.DEFINE_integer("log_every", 25, "TensorBoard scalar interval in steps.")
+flags.DEFINE_integer("val_batches", 4, "Validation batches per checkpoint.")
+flags.DEFINE_bool("resume", False, "Continue the run in --out_dir from its last checkpoint.")
+flags.DEFINE_bool("overwrite", False, "Replace an existing run in --out_dir.")
+flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+
+
+def config_from_flags():
+    loss = LossConfig(
+        rec=F.w_rec, label=F.w_label, orth=F.w_orth, adv=F.w_adv, gan_start=F.gan_start,
+        gan_warmup=F.gan_warmup, gaze_prob=F.gaze_prob, id_swap_prob=F.id_swap_prob,
+    )
+    return TrainConfig(
+        out_dir=F.out_dir, preset=F.preset, data=F.data, data_path=F.data_path, min_angle_deg=F.min_angle_deg,
+        batch_size=F.batch_size, steps=F.steps, g_lr=F.g_lr, d_lr=F.d_lr, lr_schedule=F.lr_schedule, loss=loss,
+        seed=F.seed, strategy=F.strategy, checkpoint_every=F.checkpoint_every, keep_checkpoints=F.keep_checkpoints,
+        log_every=F.log_every, val_batches=F.val_batches, resume=F.resume, overwrite=F.overwrite, verbose=F.verbose,
+    )
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    tf.get_logger().setLevel("ERROR")
+    try:
+        summary = train(config_from_flags())
+    except (ValueError, OSError) as err:
+        print(f"train.py: error: {err}", file=sys.stderr)
+        return 1
+    print(f"\nTrained {summary['preset']} from step {summary['start_step']} to {summary['step']} "
+          f"in {summary['wall_seconds']} s on {summary['data']}")
+    print(f"throughput: {summary['train_pairs_per_second']} pairs/s = {summary['train_images_per_second']} images/s, "
+          f"{summary['achieved_gflop_per_second']} GFLOP/s = {100 * summary['fraction_of_matmul_rate']:.1f}% "
+          f"of the measured matmul rate ({summary['matmul_gflop_per_second']} GFLOP/s)")
+    metrics = summary["final_metrics"]
+    print("final metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
+    print("wrote:")
+    for name, path in summary["outputs"].items():
+        print(f"  {name:18s} {path}")
+    print(f"  {'checkpoints/':18s} {os.path.join(summary['outputs']['summary.json'].rsplit('/', 1)[0], 'checkpoints')}")
+    print(f"  {'logs/':18s} tensorboard --logdir {os.path.join(os.path.dirname(summary['outputs']['summary.json']), 'logs')}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
