@@ -21,7 +21,7 @@ class ModelConfig:
     id_dim: int = 128  # identity feature z_id
     rot_dim: int = 16  # F in the 3xF gaze and head features
     head_hidden: int = 64  # hidden width of the auxiliary pitch/yaw heads
-    groups: int = 8  # GroupNormalization groups
+    groups: int = 0  # GroupNormalization groups in residual blocks; 0 = none (SkipInit gates)
     disc_channels: tuple = (32, 64, 128)  # PatchGAN widths, one stride-2 stage each
 
     def __post_init__(self):
@@ -34,11 +34,13 @@ class ModelConfig:
                 f"image_size {self.image_size} is not divisible by 2**{len(self.channels)} "
                 f"(one halving per encoder stage in channels={self.channels})"
             )
-        for name in ("face_dim", "split_dim", "id_dim", "rot_dim", "head_hidden", "groups"):
+        for name in ("face_dim", "split_dim", "id_dim", "rot_dim", "head_hidden"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.groups < 0:
+            raise ValueError(f"groups must be >= 0, got {self.groups}")
         for c in self.channels:
-            if c % self.groups:
+            if self.groups and c % self.groups:
                 raise ValueError(f"channels {self.channels} must be multiples of groups={self.groups}")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "disc_channels", tuple(int(c) for c in self.disc_channels))
@@ -91,7 +93,6 @@ PRESETS = {
         id_dim=64,
         rot_dim=8,
         head_hidden=32,
-        groups=4,
         disc_channels=(16, 32),
     ),
     "demo": ModelConfig(),
@@ -103,7 +104,6 @@ PRESETS = {
         id_dim=256,
         rot_dim=32,
         head_hidden=128,
-        groups=8,
         disc_channels=(32, 64, 128, 256),
     ),
 }

@@ -40,16 +40,26 @@ def rotation_y(yaw):
     return ops.stack(rows, axis=-2)
 
 
+def small_matmul(a, b):
+    """a @ b for small matrices (..., 3, 3) @ (..., 3, F), as broadcast multiply-and-sum.
+
+    Same numbers as matmul, but exported graphs get elementwise MUL/ADD instead of
+    BATCH_MATMUL, whose full-integer TFLite kernel loses the rotation (errors of tens of
+    quantization steps); elementwise int8 ops keep it.
+    """
+    return ops.sum(ops.expand_dims(a, -1) * ops.expand_dims(b, -3), axis=-2)
+
+
 def rotation_matrix(pitch_yaw):
     """R(pitch, yaw) = R_y(yaw) @ R_x(pitch) for angles of shape (..., 2); returns (..., 3, 3)."""
     pitch_yaw = ops.convert_to_tensor(pitch_yaw)
-    return ops.matmul(rotation_y(pitch_yaw[..., 1]), rotation_x(pitch_yaw[..., 0]))
+    return small_matmul(rotation_y(pitch_yaw[..., 1]), rotation_x(pitch_yaw[..., 0]))
 
 
 def relative_rotation(target, current):
     """R(target) @ R(current)^T: the rotation that takes features at `current` to `target`."""
     r_cur = rotation_matrix(current)
-    return ops.matmul(rotation_matrix(target), ops.swapaxes(r_cur, -1, -2))
+    return small_matmul(rotation_matrix(target), ops.swapaxes(r_cur, -1, -2))
 
 
 def pitchyaw_to_vector(pitch_yaw):

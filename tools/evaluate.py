@@ -22,6 +22,7 @@ flags.DEFINE_enum("split", "test", ["train", "val", "test"], "SynthGaze split.")
 flags.DEFINE_integer("persons", 64, "Persons to evaluate.")
 flags.DEFINE_integer("pairs_per_person", 4, "Pairs per person.")
 flags.DEFINE_integer("seed", 0, "SynthGaze dataset seed (use the training seed for the same persons split).")
+flags.DEFINE_enum("nuisance", "person", ["person", "image"], "SynthGaze nuisance mode (as in training).")
 flags.DEFINE_integer("eval_seed", 0, "Seed of the choice of persons and pairs.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --out file.")
 flags.mark_flag_as_required("model")
@@ -37,7 +38,7 @@ def main(argv):
         if F.out and os.path.exists(F.out) and not F.overwrite:
             raise ValueError(f"{F.out} exists; pass --overwrite to replace it")
         model = load_redirector(F.model)
-        synth = SynthGaze(size=model.image_size, seed=F.seed)
+        synth = SynthGaze(size=model.image_size, seed=F.seed, nuisance=F.nuisance)
         result = evaluation.evaluate_synthgaze(model, synth, F.split, F.persons, F.pairs_per_person, F.eval_seed)
     except (ValueError, OSError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)

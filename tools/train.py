@@ -19,6 +19,8 @@ F = flags.FLAGS
 flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "Model size: tiny (32px), demo (64px, CPU), base (128px, GPU).")
 flags.DEFINE_enum("data", "synthgaze", ["synthgaze", "xgaze", "sted", "folder"], "Training data source.")
 flags.DEFINE_string("data_path", "", "Real data: an h5 file, a folder of h5 files, a glob, or a CSV (folder).")
+flags.DEFINE_enum("synth_nuisance", "person", ["person", "image"],
+                  "SynthGaze light and background: shared within a person (small jitter) or per image.")
 flags.DEFINE_float("min_angle_deg", 0.0, "Real data: minimum gaze or head difference within a pair (degrees).")
 flags.DEFINE_integer("batch_size", 32, "Global batch size in pairs (split across replicas).")
 flags.DEFINE_integer("steps", 2000, "Total training steps (generator updates).")
@@ -51,7 +53,7 @@ def config_from_flags():
         gan_warmup=F.gan_warmup, gaze_prob=F.gaze_prob, id_swap_prob=F.id_swap_prob,
     )
     return TrainConfig(
-        out_dir=F.out_dir, preset=F.preset, data=F.data, data_path=F.data_path, min_angle_deg=F.min_angle_deg,
+        out_dir=F.out_dir, preset=F.preset, data=F.data, data_path=F.data_path, synth_nuisance=F.synth_nuisance, min_angle_deg=F.min_angle_deg,
         batch_size=F.batch_size, steps=F.steps, g_lr=F.g_lr, d_lr=F.d_lr, lr_schedule=F.lr_schedule, loss=loss,
         seed=F.seed, strategy=F.strategy, checkpoint_every=F.checkpoint_every, keep_checkpoints=F.keep_checkpoints,
         log_every=F.log_every, val_batches=F.val_batches, resume=F.resume, overwrite=F.overwrite, verbose=F.verbose,

@@ -14,7 +14,7 @@ class Decoder(keras.Model):
     upsampling residual stage per encoder stage, mirrored.
     """
 
-    def __init__(self, image_size, channels, id_dim, rot_dim, groups=8, **kwargs):
+    def __init__(self, image_size, channels, id_dim, rot_dim, groups=0, **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.channels = int(image_size), tuple(channels)
         self.id_dim, self.rot_dim, self.groups = int(id_dim), int(rot_dim), int(groups)

@@ -14,12 +14,11 @@ class Encoder(keras.Model):
     layer over the flattened bottleneck (flatten, not pooling: where things are matters).
     """
 
-    def __init__(self, image_size, channels, face_dim, groups=8, **kwargs):
+    def __init__(self, image_size, channels, face_dim, groups=0, **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.channels = int(image_size), tuple(channels)
         self.face_dim, self.groups = int(face_dim), int(groups)
-        self.stem = layers.Conv2D(self.channels[0], 3, padding="same", use_bias=False)
-        self.stem_norm = layers.GroupNormalization(self.groups)
+        self.stem = layers.Conv2D(self.channels[0], 3, padding="same")
         self.stages = [ResidualBlock(c, scale=0.5, groups=self.groups) for c in self.channels]
         self.flatten = layers.Flatten()
         self.fc = layers.Dense(self.face_dim)
@@ -28,7 +27,6 @@ class Encoder(keras.Model):
         shape = (None, self.image_size, self.image_size, 3)
         self.stem.build(shape)
         shape = self.stem.compute_output_shape(shape)
-        self.stem_norm.build(shape)
         for stage in self.stages:
             stage.build(shape)
             shape = stage.compute_output_shape(shape)
@@ -36,7 +34,7 @@ class Encoder(keras.Model):
         self.built = True
 
     def call(self, images):
-        x = keras.activations.leaky_relu(self.stem_norm(self.stem(images)), 0.2)
+        x = keras.activations.leaky_relu(self.stem(images), 0.2)
         for stage in self.stages:
             x = stage(x)
         return self.fc(self.flatten(x))

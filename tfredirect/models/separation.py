@@ -6,7 +6,6 @@ operation serves the gaze feature (first rotation matrix) and the head feature (
 """
 
 import keras
-from keras import ops
 
 from tfredirect import geometry
 
@@ -16,7 +15,7 @@ class CrossAttributeSeparation(keras.layers.Layer):
     """call(z, current, target): z (B, 3, F), angles (B, 2) radians -> rotated z (B, 3, F)."""
 
     def call(self, z, current, target):
-        return ops.matmul(geometry.relative_rotation(target, current), z)
+        return geometry.small_matmul(geometry.relative_rotation(target, current), z)
 
     def compute_output_shape(self, z_shape, current_shape=None, target_shape=None):
         return z_shape

@@ -20,7 +20,7 @@ class DataBundle:
 
 
 def _synthgaze(cfg, size, start_step):
-    synth = SynthGaze(size=size, seed=cfg.seed)
+    synth = SynthGaze(size=size, seed=cfg.seed, nuisance=cfg.synth_nuisance)
     rng = np.random.default_rng([cfg.seed, 99])
     pid, a, b = synth.pair_keys("val", 8, rng)
     preview = synth.pair_batch(pid, a, b)

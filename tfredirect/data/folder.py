@@ -1,0 +1,88 @@
+"""A folder of face images with a CSV of labels, for anyone's own data.
+
+The CSV has a header with at least the columns `path, person, gaze_pitch, gaze_yaw,
+head_pitch, head_yaw` (radians, MODEL.md convention); `path` is relative to the CSV's folder
+(absolute paths work too). Images are square normalized face patches in any format OpenCV
+reads; they are read lazily with OpenCV and converted BGR -> RGB. Rows with an empty or NaN
+label are skipped and counted.
+"""
+
+import csv
+import math
+import os
+
+import cv2
+import numpy as np
+
+from tfredirect.data.index import IndexBuilder, finite_rows, report_skipped
+
+PATTERNS = ("*.csv",)
+COLUMNS = ("path", "person", "gaze_pitch", "gaze_yaw", "head_pitch", "head_yaw")
+
+
+def read_image(path, row=None):
+    """uint8 RGB image at `path` (square); `row` is unused (reader interface)."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: cannot read image")
+    if image.shape[0] != image.shape[1]:
+        raise ValueError(f"{path}: image is {image.shape[1]}x{image.shape[0]}, expected a square face patch")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _number(text, fname, line, column):
+    text = text.strip()
+    if text.lower() in ("", "nan"):
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{fname}: line {line}: column '{column}' is not a number: {text!r}") from None
+
+
+def _read_csv(fname, with_gaze):
+    needed = [c for c in COLUMNS if with_gaze or not c.startswith("gaze")]
+    with open(fname, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in needed if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{fname}: missing column(s) {missing}; expected header {','.join(COLUMNS)}")
+        rows = []
+        for rec in reader:
+            line = reader.line_num
+            if not rec["path"] or not rec["person"]:
+                raise ValueError(f"{fname}: line {line}: empty 'path' or 'person'")
+            values = [_number(rec[c], fname, line, c) for c in needed[2:]]
+            rows.append((rec["path"], rec["person"], values))
+    return rows
+
+
+def _index_file(builder, fname, with_gaze):
+    rows = _read_csv(fname, with_gaze)
+    if not rows:
+        return
+    values = np.array([v for _, _, v in rows], np.float32)
+    fields = {"head_pitch/head_yaw": values[:, -2:]}
+    if with_gaze:
+        fields = {"gaze_pitch/gaze_yaw": values[:, :2], **fields}
+    ok = finite_rows(fname, **fields)
+    base = os.path.dirname(os.path.abspath(fname))
+    missing = []
+    for i in np.flatnonzero(ok):
+        path = os.path.join(base, rows[i][0])
+        if not os.path.isfile(path):
+            missing.append(rows[i][0])
+            continue
+        builder.add(path, rows[i][1], [0], values[i : i + 1, :2] if with_gaze else None, values[i : i + 1, -2:])
+    if missing:
+        raise ValueError(f"{fname}: column 'path': {len(missing)} image(s) not found, e.g. {missing[0]!r}")
+    report_skipped(fname, len(ok) - int(ok.sum()), len(ok))
+
+
+def build_index(paths, with_gaze=True):
+    """SampleIndex over CSV files (a list of paths); with_gaze=False makes the gaze
+    columns optional and ignores them (inference)."""
+    builder = IndexBuilder(read_image, has_gaze=with_gaze)
+    for fname in paths:
+        _index_file(builder, fname, with_gaze)
+    return builder.build(", ".join(paths))

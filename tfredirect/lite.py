@@ -1,0 +1,64 @@
+"""LiteRedirector: run an exported `redirector_*.tflite` with the ai-edge-litert interpreter.
+
+Needs only NumPy and `ai_edge_litert` (no TensorFlow import), like an on-device runtime.
+Same methods as the Keras `Redirector` on uint8 images:
+
+    lite = LiteRedirector("export/redirector_float32.tflite", num_threads=2)
+    gaze, head = lite.estimate(images)                      # (B, 2) radians each
+    out = lite.redirect(images, target_gaze=g, target_head=None)   # None keeps the estimate
+"""
+
+import numpy as np
+
+IMAGE, TARGET_GAZE, TARGET_HEAD = "image", "target_gaze", "target_head"
+REDIRECTED, GAZE, HEAD = "redirected", "gaze", "head"
+
+
+class LiteRedirector:
+    """A TFLite redirector with the `estimate` and `redirect` signatures of tfredirect.serving."""
+
+    def __init__(self, path, num_threads=2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = path
+        try:
+            self.interpreter = Interpreter(model_path=path, num_threads=int(num_threads))
+        except ValueError as err:
+            raise ValueError(f"{path}: not a readable TFLite model ({err})") from err
+        found = set(self.interpreter.get_signature_list())
+        if not {"estimate", "redirect"} <= found:
+            raise ValueError(f"{path}: expected signatures 'estimate' and 'redirect', found {sorted(found)}")
+        self._estimate = self.interpreter.get_signature_runner("estimate")
+        self._redirect = self.interpreter.get_signature_runner("redirect")
+        shape = self._estimate.get_input_details()[IMAGE]["shape_signature"]
+        self.image_size = int(shape[1])
+
+    def _images(self, images):
+        images = np.asarray(images)
+        s = self.image_size
+        if images.ndim != 4 or images.shape[1:] != (s, s, 3) or images.dtype != np.uint8:
+            raise ValueError(f"{self.path}: images must be uint8 (batch, {s}, {s}, 3) RGB, "
+                             f"got {images.dtype} {images.shape}")
+        return images
+
+    def estimate(self, images):
+        """(gaze, head) float32 (B, 2) pitch/yaw radians."""
+        out = self._estimate(**{IMAGE: self._images(images)})
+        return out[GAZE], out[HEAD]
+
+    def redirect(self, images, target_gaze=None, target_head=None):
+        """uint8 images with gaze and/or head rotated to the targets ((B, 2) radians)."""
+        images = self._images(images)
+        if target_gaze is None or target_head is None:
+            gaze, head = self.estimate(images)
+            target_gaze = gaze if target_gaze is None else target_gaze
+            target_head = head if target_head is None else target_head
+        n = len(images)
+        angles = {}
+        for name, value in ((TARGET_GAZE, target_gaze), (TARGET_HEAD, target_head)):
+            arr = np.asarray(value, np.float32)
+            if arr.shape != (n, 2) or not np.all(np.isfinite(arr)) or np.abs(arr).max(initial=0) > np.pi:
+                raise ValueError(f"{self.path}: {name} must be finite (batch, 2) pitch/yaw radians, "
+                                 f"got shape {arr.shape}")
+            angles[name] = arr
+        return self._redirect(**{IMAGE: images}, **angles)[REDIRECTED]

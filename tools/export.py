@@ -1,0 +1,84 @@
+"""Export a trained generator to SavedModel, TFLite and ONNX.
+
+    python tools/export.py --checkpoint=runs/demo --out_dir=runs/demo/export \
+        --formats=saved_model,tflite,onnx --quantize=none,fp16,dynamic,int8
+
+--checkpoint is a redirector .keras file, a tools/train.py run directory (latest checkpoint)
+or a checkpoint prefix. All artifacts are written to a temporary folder renamed into place
+at the end; an existing --out_dir is replaced only with --overwrite. The on-device contract
+(signatures, tensors, conventions) is in export/README.md.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+F = flags.FLAGS
+flags.DEFINE_string("checkpoint", None, "A .keras model, a training run directory, or a checkpoint prefix.")
+flags.DEFINE_string("out_dir", None, "Output folder for the exported artifacts.")
+flags.DEFINE_string("formats", "saved_model,tflite,onnx", "Comma-separated: saved_model, tflite, onnx.")
+flags.DEFINE_string("quantize", "none", "TFLite modes, comma-separated: none, fp16, dynamic, int8.")
+flags.DEFINE_string("representative", "", "int8 calibration data: 'synthgaze' or an h5/CSV dataset path.")
+flags.DEFINE_enum("representative_source", "sted", ["sted", "xgaze", "folder"], "Reader for a --representative path.")
+flags.DEFINE_integer("representative_count", 128, "Images used for int8 calibration.")
+flags.DEFINE_integer("opset", 17, "ONNX opset (>= 17).")
+flags.DEFINE_bool("overwrite", False, "Replace an existing --out_dir.")
+flags.mark_flags_as_required(["checkpoint", "out_dir"])
+
+
+def representative_images(spec, source, size, count):
+    """uint8 calibration images from SynthGaze or a dataset path."""
+    import numpy as np
+
+    if spec == "synthgaze":
+        from tfredirect.data.synthgaze import SynthGaze
+
+        synth = SynthGaze(size=size, seed=12345, nuisance="person")
+        pid = np.resize(synth.persons("train"), count)
+        return synth.render_samples(pid, np.arange(count))[0]
+    from tfredirect.data import sources
+
+    if not os.path.exists(spec):
+        raise ValueError(f"--representative {spec}: no such file or folder")
+    batch = next(iter(sources.make_samples(source, spec, size).batch(count).take(1)))
+    return np.asarray(batch["image"])
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    from tfredirect.serving import export_lib
+    from tfredirect.serving.checkpoints import load_generator
+
+    try:
+        if F.opset < 17:
+            raise ValueError(f"--opset must be >= 17, got {F.opset}")
+        formats = export_lib.parse_list(F.formats, export_lib.FORMATS, "format")
+        quantize = export_lib.parse_list(F.quantize, export_lib.QUANTIZATIONS, "quantization")
+        if os.path.exists(F.out_dir) and not F.overwrite:
+            raise ValueError(f"{F.out_dir} exists; pass --overwrite to replace it")
+        if "int8" in quantize and "tflite" in formats and not F.representative:
+            raise ValueError("--quantize=int8 needs --representative (e.g. --representative=synthgaze)")
+        model = load_generator(F.checkpoint)
+        rep = None
+        if F.representative:
+            rep = representative_images(F.representative, F.representative_source, model.image_size,
+                                        F.representative_count)
+        written = export_lib.export(model, F.out_dir, formats, quantize, rep, F.overwrite,
+                                    source=os.path.abspath(F.checkpoint), opset=F.opset)
+    except (ValueError, OSError, RuntimeError) as err:
+        print(f"export.py: error: {err}", file=sys.stderr)
+        return 1
+    print(f"exported {F.checkpoint} ({model.image_size}x{model.image_size}) to {F.out_dir}:")
+    for name, path in written.items():
+        size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs) \
+            if os.path.isdir(path) else os.path.getsize(path)
+        print(f"  {name:16s} {path}  ({size / 2**20:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
