@@ -39,15 +39,15 @@ class TrainConfig:
     data_path: str = ""
     synth_nuisance: str = "person"  # SynthGaze light/background: per "person" or per "image"
     min_angle_deg: float = 0.0  # real data: minimum gaze/head difference within a pair
-    batch_size: int = 32  # global batch (split across replicas)
-    steps: int = 2000
-    g_lr: float = 5e-4
+    batch_size: int = 16  # global batch (split across replicas)
+    steps: int = 3000
+    g_lr: float = 1.5e-3
     d_lr: float = 2e-4
     lr_schedule: str = "cosine"  # cosine | constant
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
     seed: int = 0
     strategy: str = "default"
-    checkpoint_every: int = 250
+    checkpoint_every: int = 500
     keep_checkpoints: int = 3
     log_every: int = 25
     val_batches: int = 4
