@@ -85,3 +85,11 @@ def test_load_redirector_errors(tmp_path):
 def test_bad_input_raises_value_error(model, images, kwargs, message):
     with pytest.raises(ValueError, match=message):
         model.redirect(images, **kwargs)
+
+
+def test_base_preset_stays_within_two_gflop_per_image():
+    from tfredirect import profiling
+
+    base = Redirector(preset("base"))
+    base.build()
+    assert profiling.redirector_flops(base) <= 2.0e9
