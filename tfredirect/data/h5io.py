@@ -88,6 +88,7 @@ class H5RowReader:
         self._lock = threading.Lock()
         self._files = collections.OrderedDict()
         self._pid = os.getpid()
+        self._closed = False
 
     def _dataset(self, fname, key):
         if self._pid != os.getpid():  # inherited handles are unusable in a child process
@@ -110,11 +111,15 @@ class H5RowReader:
     def __call__(self, location, row):
         fname, key = location
         with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{fname}: reader is closed")
             image = self._dataset(fname, key)[row]
         return image[..., ::-1] if self.bgr else image
 
     def close(self):
+        """Close every open file; later reads raise."""
         with self._lock:
+            self._closed = True
             while self._files:
                 self._files.popitem()[1][0].close()
 

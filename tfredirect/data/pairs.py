@@ -7,7 +7,11 @@ work while the model trains. Partners are drawn with a NumPy generator keyed by
 (seed, batch number), so a stream is identical for a given seed whatever the thread timing.
 """
 
+import atexit
+import contextlib
 import logging
+import threading
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -19,6 +23,50 @@ log = logging.getLogger(__name__)
 # Two samples have a "different pose" when gaze or head differ by more than this (degrees).
 POSE_EPS_DEG = 1e-3
 _SEED_MASK = 2**63 - 1
+
+
+class _ExitGate:
+    """Winds the NumPy readers of live pipelines down before the interpreter finalizes.
+
+    A tf.data iterator still alive at exit is destroyed during finalization and waits for
+    its in-flight NumPy calls, which can no longer take the GIL: the process hangs. At exit
+    the gate rejects new calls (the pipelines fail fast and stop scheduling) and waits
+    until no call has run for a moment.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._active = 0
+        self._closed = False
+        self._last = time.monotonic()
+
+    @contextlib.contextmanager
+    def open(self):
+        with self._lock:
+            self._last = time.monotonic()
+            if self._closed:
+                raise RuntimeError("interpreter is exiting")
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                self._last = time.monotonic()
+
+    def close(self, quiet=0.1, timeout=3.0):
+        with self._lock:
+            self._closed = True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._active and time.monotonic() - self._last > quiet:
+                    return
+            time.sleep(0.01)
+
+
+_GATE = _ExitGate()
+atexit.register(_GATE.close)
 
 
 def _unit_vectors(angles):
@@ -138,8 +186,9 @@ def pair_dataset(index, size, batch_size, seed=0, min_angle_deg=0.0, infinite=Tr
     gaze, head = tf.constant(index.gaze), tf.constant(index.head)
 
     def read(k, a):
-        b = sampler.partners(a, np.random.default_rng([seed, int(k)]))
-        images = index.read(np.concatenate([a, b]), size)
+        with _GATE.open():
+            b = sampler.partners(a, np.random.default_rng([seed, int(k)]))
+            images = index.read(np.concatenate([a, b]), size)
         return images[: len(a)], images[len(a) :], b
 
     def load(k, a):
@@ -165,8 +214,12 @@ def sample_dataset(index, size, shuffle=False, seed=0, infinite=False, block=32)
     persons = tf.constant(np.array(index.persons, dtype=object))
     person = tf.constant(index.person)
 
+    def read(ids):
+        with _GATE.open():
+            return index.read(ids, size)
+
     def load(ids):
-        images = tf.numpy_function(lambda i: index.read(i, size), [ids], tf.uint8, stateful=False)
+        images = tf.numpy_function(read, [ids], tf.uint8, stateful=False)
         rec = {"image": tf.ensure_shape(images, (None, size, size, 3))}
         if index.has_gaze:
             rec["gaze"] = tf.gather(gaze, ids)
