@@ -73,40 +73,52 @@ def check_image_dataset(ds, fname):
 class H5RowReader:
     """Reads one image row at a time from (file, dataset key) locations.
 
-    Keeps at most `max_open` files open (least recently used is closed). One handle per
-    file per process, shared by all tf.data threads under a lock: h5py serializes every
-    HDF5 call behind its own global lock anyway, and opening one file twice in a process
-    lets closing one handle invalidate the other. Handles are reopened after a fork.
+    Keeps at most `max_open` files and `max_datasets` datasets open, least recently used
+    closed first: each open dataset holds HDF5's chunk cache (1 MB), so memory stays
+    bounded however many person groups a file has. One handle per file per process,
+    shared by all tf.data threads under a lock: h5py serializes every HDF5 call behind its
+    own global lock anyway, and opening one file twice in a process lets closing one
+    handle invalidate the other. Handles are reopened after a fork.
     `bgr`: the stored channel order is BGR (ETH-XGaze) and is flipped to RGB.
     """
 
-    def __init__(self, bgr=False, max_open=64):
-        if max_open < 1:
-            raise ValueError(f"max_open must be >= 1, got {max_open}")
+    def __init__(self, bgr=False, max_open=64, max_datasets=32):
+        if max_open < 1 or max_datasets < 1:
+            raise ValueError(f"max_open and max_datasets must be >= 1, got {max_open}, {max_datasets}")
         self.bgr = bgr
         self.max_open = max_open
+        self.max_datasets = max_datasets
         self._lock = threading.Lock()
         self._files = collections.OrderedDict()
+        self._datasets = collections.OrderedDict()
         self._pid = os.getpid()
         self._closed = False
 
     def _dataset(self, fname, key):
         if self._pid != os.getpid():  # inherited handles are unusable in a child process
             self._files.clear()
+            self._datasets.clear()
             self._pid = os.getpid()
-        entry = self._files.get(fname)
-        if entry is None:
-            entry = (open_h5(fname), {})
-            self._files[fname] = entry
+        ds = self._datasets.get((fname, key))
+        if ds is not None:
+            self._datasets.move_to_end((fname, key))
+            return ds
+        f = self._files.get(fname)
+        if f is None:
+            f = self._files[fname] = open_h5(fname)
             while len(self._files) > self.max_open:
-                _, (old, _) = self._files.popitem(last=False)
-                old.close()
+                self._close_file(next(iter(self._files)))
         else:
             self._files.move_to_end(fname)
-        f, datasets = entry
-        if key not in datasets:
-            datasets[key] = f[key]
-        return datasets[key]
+        ds = self._datasets[(fname, key)] = f[key]
+        while len(self._datasets) > self.max_datasets:
+            self._datasets.popitem(last=False)
+        return ds
+
+    def _close_file(self, fname):
+        for k in [k for k in self._datasets if k[0] == fname]:
+            del self._datasets[k]
+        self._files.pop(fname).close()
 
     def __call__(self, location, row):
         fname, key = location
@@ -121,10 +133,10 @@ class H5RowReader:
         with self._lock:
             self._closed = True
             while self._files:
-                self._files.popitem()[1][0].close()
+                self._close_file(next(iter(self._files)))
 
     def __getstate__(self):
-        return {"bgr": self.bgr, "max_open": self.max_open}
+        return {"bgr": self.bgr, "max_open": self.max_open, "max_datasets": self.max_datasets}
 
     def __setstate__(self, state):
         self.__init__(**state)
