@@ -221,7 +221,9 @@ def paste_back(original, normalized_face, new_patch, feather=0.15):
     original = np.asarray(original)
     new_patch = np.asarray(new_patch)
     if original.shape[:2] != tuple(face.image_shape) or original.dtype != np.uint8 or original.ndim != 3:
-        raise ValueError(f"original must be the uint8 {tuple(face.image_shape)} RGB photo, got {original.dtype} {original.shape}")
+        raise ValueError(
+            f"original must be the uint8 {tuple(face.image_shape)} RGB photo, got {original.dtype} {original.shape}"
+        )
     if new_patch.ndim != 3 or new_patch.shape[0] != new_patch.shape[1] or new_patch.shape[2] != 3:
         raise ValueError(f"new_patch must be a square (S, S, 3) RGB image, got {new_patch.shape}")
     scale = new_patch.shape[0] / face.size

@@ -42,7 +42,8 @@ def test_pairs_same_person_different_pose_with_matching_labels(dataset, caplog):
         for side, p, r in (("a", pa, ra), ("b", pb, rb)):
             np.testing.assert_allclose(b[f"gaze_{side}"], [labels[i][0][j] for i, j in zip(p, r)])
             np.testing.assert_allclose(b[f"head_{side}"], [labels[i][1][j] for i, j in zip(p, r)])
-        diff = np.maximum(geometry.angular_error(b["gaze_a"], b["gaze_b"]), geometry.angular_error(b["head_a"], b["head_b"]))
+        diff = np.maximum(geometry.angular_error(b["gaze_a"], b["gaze_b"]),
+                          geometry.angular_error(b["head_a"], b["head_b"]))
         assert (np.asarray(diff) > 1e-3).all()
 
 

@@ -94,7 +94,8 @@ def test_empty_dataset_raises(tmp_path):
 
 
 def test_xgaze_file_given_as_sted_gets_a_hint(tmp_path):
-    path = write_xgaze(tmp_path / "subject0000.h5", np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 2)), np.zeros((2, 2)))
+    zeros = np.zeros((2, 2))
+    path = write_xgaze(tmp_path / "subject0000.h5", np.zeros((2, 8, 8, 3), np.uint8), zeros, zeros)
     with pytest.raises(ValueError, match="no person groups.*xgaze"):
         sources.build_index("sted", str(path))
 

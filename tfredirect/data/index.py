@@ -102,7 +102,8 @@ class IndexBuilder:
         rows = np.asarray(rows, np.int64)
         n = len(rows)
         gaze = np.full((n, 2), np.nan, np.float32) if gaze is None else np.asarray(gaze, np.float32)
-        self._blocks.append((gaze, np.asarray(head, np.float32), np.full(n, pid, np.int32), np.full(n, loc, np.int32), rows))
+        head = np.asarray(head, np.float32)
+        self._blocks.append((gaze, head, np.full(n, pid, np.int32), np.full(n, loc, np.int32), rows))
 
     def build(self, description):
         """The SampleIndex; raises ValueError when no usable sample was added."""

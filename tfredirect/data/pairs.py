@@ -111,7 +111,8 @@ class PairSampler:
         self.eligible = np.flatnonzero(eligible)
         if not len(self.eligible):
             raise ValueError(
-                f"{index.description}: no usable pairs (same person, gaze or head differing by >= {self.threshold:g} deg)"
+                f"{index.description}: no usable pairs (same person, gaze or head differing by "
+                f">= {self.threshold:g} deg)"
             )
 
     def difference(self, a, b):

@@ -29,7 +29,8 @@ def _index_file(builder, fname, with_gaze):
         n = patches.shape[0]
         fields = {"/face_head_pose": h5io.require_dataset(f, "face_head_pose", fname, shape=(n, 2), floating=True)[:]}
         if with_gaze:
-            fields = {"/face_gaze": h5io.require_dataset(f, "face_gaze", fname, shape=(n, 2), floating=True)[:], **fields}
+            gaze = h5io.require_dataset(f, "face_gaze", fname, shape=(n, 2), floating=True)[:]
+            fields = {"/face_gaze": gaze, **fields}
     ok = finite_rows(fname, **fields)
     rows = np.flatnonzero(ok)
     person = os.path.splitext(os.path.basename(fname))[0]
@@ -61,7 +62,9 @@ def write_h5(path, records, overwrite=False):
             for name in names:
                 person = name if person is None else person
                 if name != person:
-                    raise ValueError(f"{path}: an ETH-XGaze file holds one subject; got persons {person!r} and {name!r}")
+                    raise ValueError(
+                        f"{path}: an ETH-XGaze file holds one subject; got persons {person!r} and {name!r}"
+                    )
             h5io.append_rows(f, "face_patch", images[..., ::-1])
             h5io.append_rows(f, "face_gaze", gaze)
             h5io.append_rows(f, "face_head_pose", head)
