@@ -65,6 +65,7 @@ class LossConfig:
     label: float = 20.0  # auxiliary gaze/head heads (ST-ED uses 5; 20 converges faster here)
     orth: float = 1.0  # orthogonality of f_id/f_res and z_g/z_h (claim 7)
     adv: float = 1.0  # adversarial, after warm-up
+    consistency: float = 0.0  # gaze/head of the outputs judged by a frozen estimator (optional)
     gan_start: int = 0  # step at which the adversarial weight starts to ramp up
     gan_warmup: int = 1000  # steps of the linear ramp from 0 to `adv`
     gaze_prob: float = 0.5  # probability that a sample's target feature is gaze (claim 4)
@@ -75,7 +76,7 @@ class LossConfig:
     id_swap_prob: float = 1.0
 
     def __post_init__(self):
-        for name in ("rec", "label", "orth", "adv"):
+        for name in ("rec", "label", "orth", "adv", "consistency"):
             if getattr(self, name) < 0:
                 raise ValueError(f"loss weight {name} must be >= 0, got {getattr(self, name)}")
         for name in ("gaze_prob", "id_swap_prob"):

@@ -286,6 +286,42 @@ class SynthGaze:
 
         return tf.data.Dataset.from_generator(gen, output_signature=self._sample_signature())
 
+    def sample_keys(self, split, count, rng, fresh=True, max_gaze_deg=None):
+        """(person, index) arrays of `count` samples of a split; `max_gaze_deg` keeps only
+        samples whose |gaze pitch| and |gaze yaw| are below it (a narrow-pose subset)."""
+        persons = self.persons(split)
+        if len(persons) == 0:
+            raise ValueError(f"split '{split}' has no persons (num_persons={self.num_persons})")
+        high = 2**31 - 1 if fresh else self.samples_per_person
+        pid, idx = np.empty(0, np.int64), np.empty(0, np.int64)
+        for _ in range(1000):
+            p = rng.choice(persons, 4 * count if max_gaze_deg else count)
+            i = rng.integers(0, high, len(p))
+            if max_gaze_deg:
+                gaze, _ = self.labels(p, i)
+                keep = np.all(np.abs(np.degrees(gaze)) < max_gaze_deg, axis=1)
+                p, i = p[keep], i[keep]
+            pid, idx = np.concatenate([pid, p]), np.concatenate([idx, i])
+            if len(pid) >= count:
+                return pid[:count], idx[:count]
+        raise ValueError(f"could not draw {count} samples with |gaze| < {max_gaze_deg} deg")
+
+    def sample_stream(self, split, batch_size, seed=0, fresh=True, max_gaze_deg=None):
+        """Endless tf.data.Dataset of batched sample records (image, gaze, head; no person),
+        rendered on the fly; deterministic for a given `seed`."""
+        batch_size = _positive_int("batch_size", batch_size)
+
+        def gen():
+            rng = np.random.default_rng([self.seed, int(seed), 7, SPLITS.index(split)])
+            while True:
+                images, gaze, head = self.render_samples(*self.sample_keys(split, batch_size, rng, fresh, max_gaze_deg))
+                yield {"image": images, "gaze": gaze, "head": head}
+
+        s = self.size
+        sig = {"image": tf.TensorSpec((batch_size, s, s, 3), tf.uint8),
+               "gaze": tf.TensorSpec((batch_size, 2), tf.float32), "head": tf.TensorSpec((batch_size, 2), tf.float32)}
+        return tf.data.Dataset.from_generator(gen, output_signature=sig).prefetch(2)
+
     def pair_keys(self, split, count, rng, fresh=True, min_angle_deg=0.0):
         """(person, index_a, index_b) arrays of `count` same-person pairs with a != b.
 

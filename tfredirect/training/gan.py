@@ -28,7 +28,7 @@ from tfredirect.models.discriminator import PatchDiscriminator
 from tfredirect.models.redirector import Redirector
 
 _TRACKERS = (
-    "g_loss", "d_loss", "rec", "label", "orth", "adv", "adv_weight", "gaze_err", "head_err", "psnr",
+    "g_loss", "d_loss", "rec", "label", "orth", "adv", "adv_weight", "gaze_err", "head_err", "psnr", "consistency",
 )
 
 
@@ -58,11 +58,19 @@ class RedirectionGAN(keras.Model):
     the batch override the random choices.
     """
 
-    def __init__(self, model_config=None, loss_config=None, seed=0, **kwargs):
+    def __init__(self, model_config=None, loss_config=None, seed=0, estimator=None, **kwargs):
         super().__init__(**kwargs)
         self.model_config = _config(ModelConfig, model_config)
         self.loss_config = _config(LossConfig, loss_config)
         self.seed = int(seed)
+        if self.loss_config.consistency > 0 and estimator is None:
+            raise ValueError("loss_config.consistency > 0 needs a frozen `estimator` (GazeHeadEstimator)")
+        # Optional frozen judge for the consistency loss; not part of the saved config.
+        self.estimator = estimator
+        if estimator is not None:
+            if estimator.image_size != self.model_config.image_size:
+                raise ValueError(f"estimator image size {estimator.image_size} != model's {self.model_config.image_size}")
+            estimator.trainable = False
         self.generator = Redirector(self.model_config, name="generator")
         self.discriminator = PatchDiscriminator(
             self.model_config.image_size, self.model_config.disc_channels, name="discriminator"
@@ -170,7 +178,7 @@ class RedirectionGAN(keras.Model):
     def _generator_terms(self, out):
         """Per-image (2B,) reconstruction, label and orthogonality terms and aux errors."""
         f = out["features"]
-        return {
+        terms = {
             "rec": losses.reconstruction(out["x_hat"], out["x"]),
             "label": losses.label(f["gaze"], out["gaze"]) + losses.label(f["head"], out["head"]),
             "orth": losses.orthogonality(f["f_id"], f["f_res"]) + losses.orthogonality(f["z_g"], f["z_h"]),
@@ -178,6 +186,10 @@ class RedirectionGAN(keras.Model):
             "head_err": geometry.angular_error(f["head"], out["head"]),
             "psnr": psnr(out["x_hat"], out["x"]),
         }
+        if self.estimator is not None:
+            judged = self.estimator(out["x_hat"])
+            terms["consistency"] = losses.label(judged["gaze"], out["gaze"]) + losses.label(judged["head"], out["head"])
+        return terms
 
     def adv_weight(self, step):
         """Adversarial weight at `step`: 0 before gan_start, then a linear ramp to `adv`."""
@@ -209,6 +221,8 @@ class RedirectionGAN(keras.Model):
             terms = self._generator_terms(out)
             adv = losses.generator_adversarial(self.discriminator(out["x_hat"]))
             per_image = lc.rec * terms["rec"] + lc.label * terms["label"] + lc.orth * terms["orth"] + adv_w * adv
+            if "consistency" in terms:
+                per_image += lc.consistency * terms["consistency"]
             g_loss = avg(per_image)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)

@@ -45,6 +45,7 @@ class TrainConfig:
     d_lr: float = 2e-4
     lr_schedule: str = "cosine"  # cosine | constant
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
+    consistency_estimator: str = ""  # a GazeHeadEstimator .keras judging outputs (loss.consistency > 0)
     seed: int = 0
     strategy: str = "default"
     checkpoint_every: int = 500
@@ -179,7 +180,14 @@ def train(cfg):
     model_cfg = preset(cfg.preset)
 
     with strategy.scope():
-        gan = RedirectionGAN(model_cfg, cfg.loss, seed=cfg.seed)
+        estimator = None
+        if cfg.loss.consistency > 0:
+            from tfredirect.training.estimation import load_estimator
+
+            if not cfg.consistency_estimator:
+                raise ValueError("--w_consistency > 0 needs --consistency_estimator (tools/train_estimator.py)")
+            estimator = load_estimator(cfg.consistency_estimator)
+        gan = RedirectionGAN(model_cfg, cfg.loss, seed=cfg.seed, estimator=estimator)
         gan.compile(
             # beta1 0.9 lets the generator's autoencoding converge several times faster than
             # the GAN-customary 0.5, which the discriminator keeps
