@@ -63,3 +63,18 @@ def test_resume_checks_config_and_presence(tmp_path):
 def test_bad_config_is_rejected(tmp_path, kw, message):
     with pytest.raises(ValueError, match=message):
         _cfg(tmp_path, **kw)
+
+
+def test_trains_on_a_real_layout_file_with_held_out_persons(tmp_path):
+    from tfredirect.data.synthgaze import SynthGaze
+    from tfredirect.training.data import split_index
+    from tfredirect.data import sources
+
+    h5 = str(tmp_path / "sted.h5")
+    SynthGaze(size=32, seed=5, num_persons=60, samples_per_person=4, val_fraction=0.0, test_fraction=0.0).write_h5(h5, "train")
+    index = sources.build_index("sted", h5)
+    ids = lambda part: {part.persons[p] for p in part.person}
+    train_ids, val_ids = ids(split_index(index, "train")), ids(split_index(index, "val"))
+    assert val_ids and train_ids and not (train_ids & val_ids)
+    summary = train(_cfg(tmp_path / "run", data="sted", data_path=h5, steps=2, checkpoint_every=2))
+    assert summary["step"] == 2 and "sted data" in summary["data"]

@@ -195,6 +195,7 @@ def pair_dataset(index, size, batch_size, seed=0, min_angle_deg=0.0, infinite=Tr
     def load(k, a):
         image_a, image_b, b = tf.numpy_function(read, [k, a], [tf.uint8, tf.uint8, tf.int64], stateful=False)
         shape = (batch_size, size, size, 3)
+        b = tf.ensure_shape(b, (batch_size,))
         return {
             "image_a": tf.ensure_shape(image_a, shape), "gaze_a": tf.gather(gaze, a), "head_a": tf.gather(head, a),
             "image_b": tf.ensure_shape(image_b, shape), "gaze_b": tf.gather(gaze, b), "head_b": tf.gather(head, b),

@@ -1,6 +1,7 @@
 """Training data for a run: pair streams, preview pairs and sweep images, per source."""
 
 import dataclasses
+import zlib
 from typing import Callable, Optional
 
 import numpy as np
@@ -43,18 +44,41 @@ def _synthgaze(cfg, size, start_step):
     )
 
 
+def split_index(index, split, val_fraction=0.1):
+    """The persons of a real dataset split by a stable hash of their id into 'train' and
+    'val' (about `val_fraction` of persons); 'all' keeps everyone."""
+    if split == "all":
+        return index
+    u = np.array([zlib.crc32(p.encode()) / 2**32 for p in index.persons])
+    chosen = (u < val_fraction) if split == "val" else (u >= val_fraction)
+    mask = chosen[index.person]
+    renumber = np.cumsum(chosen) - 1  # old person number -> number among the chosen
+    fields = ("gaze", "head", "location", "row")
+    return dataclasses.replace(
+        index, description=f"{index.description} [{split} persons]",
+        persons=tuple(p for p, c in zip(index.persons, chosen) if c),
+        person=renumber[index.person[mask]].astype(index.person.dtype),
+        **{f: getattr(index, f)[mask] for f in fields})
+
+
 def _real(cfg, size, start_step):
-    from tfredirect.data import sources
+    from tfredirect.data import pairs, sources
 
     if not cfg.data_path:
         raise ValueError(f"--data={cfg.data} needs --data_path")
-    train = sources.make_pairs(cfg.data, cfg.data_path, size, cfg.batch_size, seed=cfg.seed * 1_000_003 + start_step,
+    index = sources.build_index(cfg.data, cfg.data_path)
+    train_index, val_index = split_index(index, "train"), split_index(index, "val")
+    if len(val_index) < 2 * cfg.batch_size:
+        train_index = val_index = index  # too few persons to hold some out
+    train = pairs.pair_dataset(train_index, size, cfg.batch_size, seed=cfg.seed * 1_000_003 + start_step,
                                min_angle_deg=cfg.min_angle_deg, infinite=True)
-    val = sources.make_pairs(cfg.data, cfg.data_path, size, cfg.batch_size, seed=1,
-                             min_angle_deg=cfg.min_angle_deg, infinite=True).take(cfg.val_batches).cache()
+    val = pairs.pair_dataset(val_index, size, cfg.batch_size, seed=1, min_angle_deg=cfg.min_angle_deg,
+                             infinite=True).take(cfg.val_batches).cache()
     preview = {k: np.asarray(v)[:8] for k, v in next(iter(val)).items()}
     sweep = {"image": preview["image_a"][:4], "gaze": preview["gaze_a"][:4], "head": preview["head_a"][:4]}
-    return DataBundle(train, val, preview, None, sweep, None, f"{cfg.data} data at {cfg.data_path}")
+    held_out = "held-out" if val_index is not train_index else "all (too few persons to hold out)"
+    return DataBundle(train, val, preview, None, sweep, None,
+                      f"{cfg.data} data at {cfg.data_path} ({len(train_index)} samples; validation: {held_out})")
 
 
 def build_data(cfg, size, start_step=0):

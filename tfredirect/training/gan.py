@@ -111,6 +111,9 @@ class RedirectionGAN(keras.Model):
         if missing:
             raise ValueError(f"pair batch is missing keys {missing}; expected {PAIR_KEYS}")
         size = self.model_config.image_size
+        unknown = [k for k in PAIR_KEYS if data[k].shape.rank is None]
+        if unknown:
+            raise ValueError(f"pair batch {unknown} have unknown rank; give the dataset static shapes (tf.ensure_shape)")
         for key in ("image_a", "image_b"):
             shape = tuple(data[key].shape)
             if len(shape) != 4 or shape[1:] != (size, size, 3):
