@@ -1,10 +1,15 @@
-"""Evaluate a trained redirector against SynthGaze's exact renders.
+"""Evaluate a trained redirector with the field's protocol (see tfredirect/evaluation.py).
 
-    python tools/evaluate.py --model=runs/demo/redirector.keras --out=runs/demo/eval.json
+    python tools/evaluate.py --model=runs/demo/redirector.keras --estimator=runs/judge/estimator.keras \\
+        --out=runs/demo/eval.json
+    python tools/evaluate.py --model=runs/gc/redirector.keras --estimator=runs/judge_gc/estimator.keras \\
+        --data=sted --data_path=GazeCapture_test.h5 --out=runs/gc/eval.json
 
-For test persons, image i is redirected to the labels of image j of the same person (gaze
-only, head only, both) and compared with the exact render: L1, PSNR, SSIM; plus the
-auxiliary heads' gaze and head errors on the source images.
+Same-person pairs: a is redirected to b's gaze, b's head, and both. With --estimator (an
+independent GazeHeadEstimator from tools/train_estimator.py at the same image size) the
+redirection and disentanglement errors are judged; on SynthGaze the pixel metrics compare
+with the exact renders. Prints a table; --out writes JSON and a PNG of examples beside it
+(rows: source, gaze only, head only, both, reference).
 """
 
 import json
@@ -17,40 +22,88 @@ from absl import app, flags  # noqa: E402
 
 F = flags.FLAGS
 flags.DEFINE_string("model", None, "A redirector .keras file (tools/train.py writes redirector.keras).")
-flags.DEFINE_string("out", "", "Write the results as JSON here (refuses to overwrite without --overwrite).")
-flags.DEFINE_enum("split", "test", ["train", "val", "test"], "SynthGaze split.")
-flags.DEFINE_integer("persons", 64, "Persons to evaluate.")
-flags.DEFINE_integer("pairs_per_person", 4, "Pairs per person.")
+flags.DEFINE_string("estimator", "", "The judge: an estimator.keras from tools/train_estimator.py.")
+flags.DEFINE_enum("data", "synthgaze", ["synthgaze", "xgaze", "sted", "folder"], "Evaluation data.")
+flags.DEFINE_string("data_path", "", "Real data: h5 file, folder or glob, or a CSV (folder).")
+flags.DEFINE_string("split", "", "SynthGaze: train, val or test (default test). Real data: all (default), "
+                    "or train/val for the persons tools/train.py trained on / held out.")
+flags.DEFINE_integer("persons", 64, "SynthGaze: persons to evaluate.")
+flags.DEFINE_integer("pairs_per_person", 4, "SynthGaze: pairs per person.")
+flags.DEFINE_integer("pairs", 256, "Real data: pairs to evaluate.")
 flags.DEFINE_integer("seed", 0, "SynthGaze dataset seed (use the training seed for the same persons split).")
 flags.DEFINE_enum("nuisance", "person", ["person", "image"], "SynthGaze nuisance mode (as in training).")
 flags.DEFINE_integer("eval_seed", 0, "Seed of the choice of persons and pairs.")
-flags.DEFINE_bool("overwrite", False, "Replace an existing --out file.")
+flags.DEFINE_string("out", "", "Write the results as JSON here, and examples as <out>.png.")
+flags.DEFINE_integer("examples", 8, "Example rows in the PNG.")
+flags.DEFINE_bool("overwrite", False, "Replace existing --out files.")
 flags.mark_flag_as_required("model")
+
+
+def _outputs():
+    if not F.out:
+        return []
+    paths = [F.out, os.path.splitext(F.out)[0] + ".png"]
+    for path in paths:
+        if os.path.exists(path) and not F.overwrite:
+            raise ValueError(f"{path} exists; pass --overwrite to replace it")
+    return paths
+
+
+def _evaluate(model, judge):
+    from tfredirect import evaluation
+
+    if F.data == "synthgaze":
+        from tfredirect.data.synthgaze import SynthGaze
+
+        split = F.split or "test"
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"--split for SynthGaze is train, val or test, got {split!r}")
+        synth = SynthGaze(size=model.image_size, seed=F.seed, nuisance=F.nuisance)
+        return evaluation.evaluate_synthgaze(model, synth, split, F.persons, F.pairs_per_person, F.eval_seed,
+                                             judge, F.examples)
+    from tfredirect.data import sources
+    from tfredirect.training.data import split_index
+
+    split = F.split or "all"
+    if split not in ("all", "train", "val"):
+        raise ValueError(f"--split for real data is all, train or val, got {split!r}")
+    if not F.data_path:
+        raise ValueError(f"--data={F.data} needs --data_path")
+    index = split_index(sources.build_index(F.data, F.data_path), split)
+    return evaluation.evaluate_real(model, index, F.pairs, F.eval_seed, judge, F.examples)
 
 
 def main(argv):
     del argv
-    from tfredirect import evaluation
-    from tfredirect.data.synthgaze import SynthGaze
+    from tfredirect import evaluation, visualize
     from tfredirect.models import load_redirector
 
     try:
-        if F.out and os.path.exists(F.out) and not F.overwrite:
-            raise ValueError(f"{F.out} exists; pass --overwrite to replace it")
+        paths = _outputs()
         model = load_redirector(F.model)
-        synth = SynthGaze(size=model.image_size, seed=F.seed, nuisance=F.nuisance)
-        result = evaluation.evaluate_synthgaze(model, synth, F.split, F.persons, F.pairs_per_person, F.eval_seed)
-    except (ValueError, OSError) as err:
+        judge = None
+        if F.estimator:
+            from tfredirect.training.estimation import load_estimator
+
+            judge = evaluation.EstimatorJudge(load_estimator(F.estimator))
+            if judge.image_size != model.image_size:
+                raise ValueError(f"{F.estimator}: the estimator takes {judge.image_size}x{judge.image_size} images, "
+                                 f"the redirector {model.image_size}x{model.image_size}")
+        result, rows = _evaluate(model, judge)
+    except (ValueError, OSError, KeyError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 1
-    result["model"] = os.path.abspath(F.model)
+    result.update(model=os.path.abspath(F.model), estimator=os.path.abspath(F.estimator) if F.estimator else None)
     print(evaluation.format_table(result))
-    if F.out:
-        tmp = F.out + ".tmp"
+    if paths:
+        tmp = paths[0] + ".tmp"
         with open(tmp, "w") as fh:
             json.dump(result, fh, indent=2)
-        os.replace(tmp, F.out)
-        print(f"wrote {F.out}")
+        os.replace(tmp, paths[0])
+        print(f"wrote {paths[0]}")
+        if rows:
+            visualize.write_png(paths[1], visualize.tile(rows), scale=2)
+            print(f"wrote {paths[1]} ({len(rows)} rows: source | gaze only | head only | both | reference)")
     return 0
 
 
