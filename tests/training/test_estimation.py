@@ -1,0 +1,51 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from tfredirect.config import LossConfig, preset
+from tfredirect.training import RedirectionGAN
+from tfredirect.training.estimation import (EstimatorConfig, build_estimator, evaluate, load_estimator,
+                                            synthgaze_test_batches, train_estimator)
+
+
+def test_estimator_error_falls_on_tiny_synthgaze(tmp_path):
+    cfg = EstimatorConfig(out_dir=str(tmp_path / "est"), size=32, batch_size=32, steps=300, lr=2e-3, verbose=0)
+    held_out = synthgaze_test_batches(32, count=128)
+    before = evaluate(build_estimator(32, cfg.seed), held_out)
+    summary = train_estimator(cfg, eval_batches=held_out)
+    after = (summary["test_gaze_error_deg"], summary["test_head_error_deg"])
+    assert after[0] < 0.6 * before[0] and after[1] < 0.5 * before[1], (before, after)
+    model = load_estimator(summary["model"])
+    assert evaluate(model, held_out) == pytest.approx(after, abs=1e-4)  # .keras round trip
+    assert json.load(open(tmp_path / "est" / "summary.json"))["steps"] == 300
+    with pytest.raises(ValueError, match="exists"):
+        train_estimator(cfg)
+
+
+def test_load_estimator_rejects_other_models(tmp_path):
+    path = str(tmp_path / "gen.keras")
+    from tfredirect.models import Redirector
+
+    r = Redirector(preset("tiny"))
+    r.build()
+    r.save(path)
+    with pytest.raises(ValueError, match="not a GazeHeadEstimator"):
+        load_estimator(path)
+    with pytest.raises(ValueError, match="no such"):
+        load_estimator(str(tmp_path / "missing.keras"))
+
+
+def test_consistency_loss_uses_a_frozen_estimator(pair_batch):
+    estimator = build_estimator(32, seed=3)
+    frozen = [keras.ops.convert_to_numpy(v) for v in estimator.weights]
+    gan = RedirectionGAN(preset("tiny"), LossConfig(consistency=1.0, gan_warmup=0), seed=1, estimator=estimator)
+    gan.compile()
+    logs = gan.train_on_batch(pair_batch(8, 32), return_dict=True)
+    assert np.isfinite(logs["consistency"]) and logs["consistency"] > 0
+    assert all(np.array_equal(a, keras.ops.convert_to_numpy(b)) for a, b in zip(frozen, estimator.weights))
+    with pytest.raises(ValueError, match="needs a frozen"):
+        RedirectionGAN(preset("tiny"), LossConfig(consistency=1.0))
+    with pytest.raises(ValueError, match="image size"):
+        RedirectionGAN(preset("tiny"), LossConfig(consistency=1.0), estimator=build_estimator(64))
