@@ -27,3 +27,19 @@ def make_pair_batch(n, size, seed=0):
 @pytest.fixture
 def pair_batch():
     return make_pair_batch
+
+
+@pytest.fixture(scope="session")
+def tiny_redirector_file(tmp_path_factory):
+    """Path of a seeded, untrained tiny (32x32) Redirector saved as .keras."""
+    import keras
+
+    from tfredirect.config import preset
+    from tfredirect.models import Redirector
+
+    keras.utils.set_random_seed(0)
+    model = Redirector(preset("tiny"))
+    model.build()
+    path = tmp_path_factory.mktemp("tiny_redirector") / "redirector.keras"
+    model.save(str(path))
+    return path

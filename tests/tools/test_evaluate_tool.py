@@ -1,22 +1,17 @@
 import json
+import os
 
 import cv2
-import keras
 import pytest
 
-from tfredirect.config import preset
 from tfredirect.data.synthgaze import SynthGaze
-from tfredirect.models import Redirector
 from tfredirect.training.estimation import build_estimator
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def models(tmp_path_factory, tiny_redirector_file):
     root = tmp_path_factory.mktemp("eval")
-    keras.utils.set_random_seed(0)
-    redirector = Redirector(preset("tiny"))
-    redirector.build()
-    redirector.save(str(root / "redirector.keras"))
+    os.symlink(tiny_redirector_file, root / "redirector.keras")
     build_estimator(32).save(str(root / "estimator32.keras"))
     build_estimator(64).save(str(root / "estimator64.keras"))
     return root

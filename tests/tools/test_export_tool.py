@@ -2,25 +2,18 @@ import json
 import os
 
 import cv2
-import keras
 import pytest
 import tensorflow as tf
 
 from tfredirect.config import preset
-from tfredirect.models import Redirector
 from tfredirect.training import RedirectionGAN
 
 REALDATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "realdata", "mpii-example")
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    keras.utils.set_random_seed(0)
-    model = Redirector(preset("tiny"))
-    model.build()
-    path = str(tmp_path_factory.mktemp("m") / "redirector.keras")
-    model.save(path)
-    return path
+def tiny_model(tiny_redirector_file):
+    return str(tiny_redirector_file)
 
 
 def test_export_cli_and_standalone_script_on_a_real_photo(tool, tiny_model, tmp_path):

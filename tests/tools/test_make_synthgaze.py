@@ -1,5 +1,4 @@
 import h5py
-import numpy as np
 
 
 def test_writes_h5_and_sheet_and_refuses_overwrite(tool, tmp_path):

@@ -1,24 +1,18 @@
 import os
 
 import cv2
-import keras
 import numpy as np
 import pytest
 from skimage import data
 
-from tfredirect.config import preset
-from tfredirect.models import Redirector
 
 REALDATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "realdata", "mpii-example")
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def files(tmp_path_factory, tiny_redirector_file):
     root = tmp_path_factory.mktemp("photos")
-    keras.utils.set_random_seed(0)
-    model = Redirector(preset("tiny"))
-    model.build()
-    model.save(str(root / "redirector.keras"))
+    os.symlink(tiny_redirector_file, root / "redirector.keras")
     cv2.imwrite(str(root / "astronaut.png"), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
     cv2.imwrite(str(root / "coffee.png"), cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR))
     return root
