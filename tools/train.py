@@ -33,7 +33,9 @@ flags.DEFINE_float("w_orth", LossConfig.orth, "Weight of the orthogonality loss 
 flags.DEFINE_float("w_adv", LossConfig.adv, "Weight of the adversarial loss after warm-up.")
 flags.DEFINE_float("w_consistency", LossConfig.consistency,
                    "Weight of the optional consistency loss: a frozen estimator judges the outputs' gaze/head.")
-flags.DEFINE_string("consistency_estimator", "", "GazeHeadEstimator .keras for --w_consistency (train_estimator.py).")
+flags.DEFINE_string("consistency_estimator", "", "GazeHeadEstimator .keras for --w_consistency (train_estimator.py), "
+                    "or auto: train one on the run's data first, in <out_dir>/consistency_estimator.")
+flags.DEFINE_integer("consistency_estimator_steps", 2500, "Training steps of the auto consistency estimator.")
 flags.DEFINE_integer("gan_start", LossConfig.gan_start, "Step at which the adversarial weight starts to ramp.")
 flags.DEFINE_integer("gan_warmup", LossConfig.gan_warmup, "Steps of the linear adversarial warm-up.")
 flags.DEFINE_float("gaze_prob", LossConfig.gaze_prob, "Probability that a sample's target feature is gaze (claim 4).")
@@ -56,10 +58,11 @@ def config_from_flags():
         gan_warmup=F.gan_warmup, gaze_prob=F.gaze_prob, id_swap_prob=F.id_swap_prob,
     )
     return TrainConfig(
-        out_dir=F.out_dir, preset=F.preset, data=F.data, data_path=F.data_path, synth_nuisance=F.synth_nuisance, min_angle_deg=F.min_angle_deg,
-        batch_size=F.batch_size, steps=F.steps, g_lr=F.g_lr, d_lr=F.d_lr, lr_schedule=F.lr_schedule, loss=loss,
-        consistency_estimator=F.consistency_estimator, seed=F.seed, strategy=F.strategy, checkpoint_every=F.checkpoint_every, keep_checkpoints=F.keep_checkpoints,
-        log_every=F.log_every, val_batches=F.val_batches, resume=F.resume, overwrite=F.overwrite, verbose=F.verbose,
+        out_dir=F.out_dir, preset=F.preset, data=F.data, data_path=F.data_path, synth_nuisance=F.synth_nuisance,
+        min_angle_deg=F.min_angle_deg, batch_size=F.batch_size, steps=F.steps, g_lr=F.g_lr, d_lr=F.d_lr,
+        lr_schedule=F.lr_schedule, loss=loss, consistency_estimator=F.consistency_estimator,
+        consistency_estimator_steps=F.consistency_estimator_steps, seed=F.seed, strategy=F.strategy,
+        checkpoint_every=F.checkpoint_every, keep_checkpoints=F.keep_checkpoints, log_every=F.log_every, val_batches=F.val_batches, resume=F.resume, overwrite=F.overwrite, verbose=F.verbose,
     )
 
 

@@ -78,3 +78,16 @@ def test_trains_on_a_real_layout_file_with_held_out_persons(tmp_path):
     assert val_ids and train_ids and not (train_ids & val_ids)
     summary = train(_cfg(tmp_path / "run", data="sted", data_path=h5, steps=2, checkpoint_every=2))
     assert summary["step"] == 2 and "sted data" in summary["data"]
+
+
+def test_auto_consistency_estimator_is_trained_once_and_reused(tmp_path):
+    kw = dict(loss=LossConfig(gan_warmup=2, consistency=5.0), consistency_estimator="auto",
+              consistency_estimator_steps=4, steps=2, checkpoint_every=2)
+    first = train(_cfg(tmp_path, **kw))
+    est = tmp_path / "consistency_estimator" / "estimator.keras"
+    assert est.exists() and np.isfinite(first["final_metrics"]["consistency"])
+    stamp = os.path.getmtime(est)
+    train(_cfg(tmp_path, **{**kw, "steps": 4, "resume": True}))
+    assert os.path.getmtime(est) == stamp
+    with pytest.raises(ValueError, match="consistency_estimator"):
+        train(_cfg(tmp_path / "b", loss=LossConfig(consistency=1.0)))

@@ -45,7 +45,8 @@ class TrainConfig:
     d_lr: float = 2e-4
     lr_schedule: str = "cosine"  # cosine | constant
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
-    consistency_estimator: str = ""  # a GazeHeadEstimator .keras judging outputs (loss.consistency > 0)
+    consistency_estimator: str = ""  # GazeHeadEstimator .keras judging outputs (loss.consistency > 0), or "auto"
+    consistency_estimator_steps: int = 2500  # "auto": train one on the run's data first, for this many steps
     seed: int = 0
     strategy: str = "default"
     checkpoint_every: int = 500
@@ -168,6 +169,28 @@ def train_flops_per_pair(gan, batch_size=2):
     return profiling.count_flops(step, [img, ang, ang, img, ang, ang]) / batch_size
 
 
+def _consistency_estimator(cfg, out_dir, size):
+    """Path of the frozen estimator for the consistency loss; with "auto", one trained on the
+    run's data (seed + 1, so it is not the judge that tools/train_estimator.py makes by
+    default) in <out_dir>/consistency_estimator, or reused from there on resume."""
+    if not cfg.consistency_estimator:
+        raise ValueError("--w_consistency > 0 needs --consistency_estimator (a tools/train_estimator.py model, "
+                         "or auto)")
+    if cfg.consistency_estimator != "auto":
+        return cfg.consistency_estimator
+    from tfredirect.training.estimation import EstimatorConfig, train_estimator
+
+    est_dir = os.path.join(out_dir, "consistency_estimator")
+    path = os.path.join(est_dir, "estimator.keras")
+    if not os.path.exists(path):
+        print(f"training the consistency estimator ({cfg.consistency_estimator_steps} steps) in {est_dir}")
+        summary = train_estimator(EstimatorConfig(
+            out_dir=est_dir, data=cfg.data, data_path=cfg.data_path, size=size, steps=cfg.consistency_estimator_steps,
+            seed=cfg.seed + 1, verbose=cfg.verbose))
+        print(f"wrote {path} ({summary['seconds']} s)")
+    return path
+
+
 def train(cfg):
     """Run (or resume) a training job; returns the summary dict (also written as JSON)."""
     t_start = time.perf_counter()
@@ -184,9 +207,7 @@ def train(cfg):
         if cfg.loss.consistency > 0:
             from tfredirect.training.estimation import load_estimator
 
-            if not cfg.consistency_estimator:
-                raise ValueError("--w_consistency > 0 needs --consistency_estimator (tools/train_estimator.py)")
-            estimator = load_estimator(cfg.consistency_estimator)
+            estimator = load_estimator(_consistency_estimator(cfg, out_dir, model_cfg.image_size))
         gan = RedirectionGAN(model_cfg, cfg.loss, seed=cfg.seed, estimator=estimator)
         gan.compile(
             # beta1 0.9 lets the generator's autoencoding converge several times faster than
