@@ -266,7 +266,7 @@ def lite_file(model, tmp_path_factory):
     return export_lib.export(model, out, formats="tflite", quantize="none")["tflite_none"]
 
 
-def test_tflite_backend_and_xgaze_layout(lite_file, data, tmp_path):
+def test_tflite_backend_and_xgaze_layout(lite_file, backend, data, tmp_path):
     from tfredirect.lite import LiteRedirector
 
     _, index = data
@@ -295,6 +295,9 @@ def test_tflite_backend_and_xgaze_layout(lite_file, data, tmp_path):
     s = src[order]
     direct = lite(index.read(s, 32), index.gaze[s], index.head[s], tg, th, kinds)
     assert np.abs(direct.astype(int) - back.read(order, 32)).max() <= 1
+    # from the known source labels (signature redirect_labeled), as the Keras backend does
+    keras_out = backend(index.read(s, 32), index.gaze[s], index.head[s], tg, th, kinds)
+    assert np.abs(direct.astype(int) - keras_out.astype(int)).max() <= 1
 
 
 def test_folder_layout_reads_back_with_exact_labels(backend, data, tmp_path):

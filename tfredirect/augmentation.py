@@ -140,9 +140,9 @@ class KerasBackend:
 
 
 class LiteBackend:
-    """Redirect with an exported TFLite model. Its `redirect` signature rotates from the
-    model's own estimates, so an attribute that is not redirected (by `kinds`, else where
-    the target equals the source label) gets its estimate as target. `identity` hashes the
+    """Redirect with an exported TFLite model, from the known source labels (signature
+    `redirect_labeled`; exports without it rotate from the model's estimates, so an
+    attribute that is not redirected gets its estimate as target). `identity` hashes the
     file."""
 
     name = "tflite"
@@ -153,6 +153,8 @@ class LiteBackend:
             self.identity = "tflite:" + hashlib.sha256(fh.read()).hexdigest()
 
     def __call__(self, images, src_gaze, src_head, tgt_gaze, tgt_head, kinds=None):
+        if self.lite.takes_source_labels:
+            return self.lite.redirect(images, tgt_gaze, tgt_head, source_gaze=src_gaze, source_head=src_head)
         if kinds is None:
             keep_g = np.all(tgt_gaze == src_gaze, axis=1)
             keep_h = np.all(tgt_head == src_head, axis=1)

@@ -6,11 +6,13 @@ Same methods as the Keras `Redirector` on uint8 images:
     lite = LiteRedirector("export/redirector_float32.tflite", num_threads=2)
     gaze, head = lite.estimate(images)                      # (B, 2) radians each
     out = lite.redirect(images, target_gaze=g, target_head=None)   # None keeps the estimate
+    out = lite.redirect(images, g, h, source_gaze=g0, source_head=h0)  # from known labels
 """
 
 import numpy as np
 
 IMAGE, TARGET_GAZE, TARGET_HEAD = "image", "target_gaze", "target_head"
+SOURCE_GAZE, SOURCE_HEAD = "source_gaze", "source_head"
 REDIRECTED, GAZE, HEAD = "redirected", "gaze", "head"
 
 
@@ -30,8 +32,15 @@ class LiteRedirector:
             raise ValueError(f"{path}: expected signatures 'estimate' and 'redirect', found {sorted(found)}")
         self._estimate = self.interpreter.get_signature_runner("estimate")
         self._redirect = self.interpreter.get_signature_runner("redirect")
+        # older exports have no redirect_labeled
+        self._labeled = self.interpreter.get_signature_runner("redirect_labeled") if "redirect_labeled" in found else None
         shape = self._estimate.get_input_details()[IMAGE]["shape_signature"]
         self.image_size = int(shape[1])
+
+    @property
+    def takes_source_labels(self):
+        """Whether `redirect` can start from known source labels (signature redirect_labeled)."""
+        return self._labeled is not None
 
     def _images(self, images):
         images = np.asarray(images)
@@ -46,19 +55,33 @@ class LiteRedirector:
         out = self._estimate(**{IMAGE: self._images(images)})
         return out[GAZE], out[HEAD]
 
-    def redirect(self, images, target_gaze=None, target_head=None):
-        """uint8 images with gaze and/or head rotated to the targets ((B, 2) radians)."""
-        images = self._images(images)
-        if target_gaze is None or target_head is None:
-            gaze, head = self.estimate(images)
-            target_gaze = gaze if target_gaze is None else target_gaze
-            target_head = head if target_head is None else target_head
-        n = len(images)
-        angles = {}
-        for name, value in ((TARGET_GAZE, target_gaze), (TARGET_HEAD, target_head)):
+    def _angles(self, n, **named):
+        out = {}
+        for name, value in named.items():
             arr = np.asarray(value, np.float32)
             if arr.shape != (n, 2) or not np.all(np.isfinite(arr)) or np.abs(arr).max(initial=0) > np.pi:
                 raise ValueError(f"{self.path}: {name} must be finite (batch, 2) pitch/yaw radians, "
                                  f"got shape {arr.shape}")
-            angles[name] = arr
+            out[name] = arr
+        return out
+
+    def redirect(self, images, target_gaze=None, target_head=None, source_gaze=None, source_head=None):
+        """uint8 images with gaze and/or head rotated to the targets ((B, 2) radians).
+
+        With both `source_gaze` and `source_head` (known labels) the rotation starts from
+        them (signature `redirect_labeled`), else from the model's estimates; a target left
+        as None keeps the attribute."""
+        images = self._images(images)
+        n = len(images)
+        if source_gaze is not None and source_head is not None and self._labeled is not None:
+            target_gaze = source_gaze if target_gaze is None else target_gaze
+            target_head = source_head if target_head is None else target_head
+            angles = self._angles(n, source_gaze=source_gaze, source_head=source_head, target_gaze=target_gaze,
+                                  target_head=target_head)
+            return self._labeled(**{IMAGE: images}, **angles)[REDIRECTED]
+        if target_gaze is None or target_head is None:
+            gaze, head = self.estimate(images)
+            target_gaze = gaze if target_gaze is None else target_gaze
+            target_head = head if target_head is None else target_head
+        angles = self._angles(n, target_gaze=target_gaze, target_head=target_head)
         return self._redirect(**{IMAGE: images}, **angles)[REDIRECTED]

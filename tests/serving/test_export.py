@@ -48,10 +48,13 @@ def _keras_reference(model, images, tg, th):
 def test_written_files_and_metadata(trained):
     _, out, written = trained
     names = sorted(os.listdir(out))
-    assert names == sorted(["saved_model", "export.json", "estimate.onnx", "redirect.onnx", "redirector_float32.tflite",
-                            "redirector_float16.tflite", "redirector_dynamic_int8.tflite", "redirector_int8.tflite"])
+    assert names == sorted(["saved_model", "export.json", "estimate.onnx", "redirect.onnx", "redirect_labeled.onnx",
+                            "redirector_float32.tflite", "redirector_float16.tflite", "redirector_dynamic_int8.tflite",
+                            "redirector_int8.tflite"])
     meta = json.load(open(os.path.join(out, "export.json")))
     assert meta["image_size"] == 32 and meta["signatures"]["redirect"] == ["image", "target_gaze", "target_head"]
+    assert meta["signatures"]["redirect_labeled"] == ["image", "source_gaze", "source_head", "target_gaze",
+                                                      "target_head"]
     assert not [p for p in os.listdir(os.path.dirname(out)) if p.startswith(".export-")]
 
 
@@ -86,6 +89,21 @@ def test_tflite_float32_parity_and_batch_resize(trained, batch):
     assert np.abs(lite.estimate(images)[0] - gaze).max() < 1e-4
     u8 = lite.redirect(images, tg, th)
     assert u8.dtype == np.uint8 and np.abs(u8.astype(int) - np.asarray(imaging.to_uint8(ref)).astype(int)).max() <= 1
+
+
+def test_labeled_redirect_matches_keras_from_known_labels(trained):
+    model, out, _ = trained
+    images, tg, th = _held_out()
+    sg, sh = th[::-1].copy(), tg[::-1].copy()  # any known source labels
+    ref = np.asarray(model.redirect(images, target_gaze=tg, target_head=None, source_gaze=sg, source_head=sh))
+    lite = LiteRedirector(os.path.join(out, "redirector_float32.tflite"))
+    assert lite.takes_source_labels
+    got = lite.redirect(images, tg, None, source_gaze=sg, source_head=sh)
+    assert np.abs(got.astype(int) - ref.astype(int)).max() <= 1
+    sess = ort.InferenceSession(os.path.join(out, "redirect_labeled.onnx"))
+    feed = {"image": images, "source_gaze": sg, "source_head": sh, "target_gaze": tg, "target_head": sh}
+    res = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feed)))
+    assert np.abs(res["redirected"].astype(int) - ref.astype(int)).max() <= 1
 
 
 def test_tflite_quantized_variants_meet_their_budgets(trained):

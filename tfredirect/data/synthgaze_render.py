@@ -18,7 +18,6 @@ multi-threaded loops.
 """
 
 import functools
-import math
 
 import numpy as np
 import tensorflow as tf

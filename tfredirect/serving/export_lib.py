@@ -3,9 +3,9 @@ ONNX, written atomically: everything goes to a temporary folder renamed into pla
 end, so an interrupted export leaves no half-written artifact.
 
 Layout of the output folder:
-    saved_model/                 SavedModel with signatures `estimate` and `redirect`
-    redirector_<mode>.tflite     one file per quantization mode, both signatures inside
-    estimate.onnx, redirect.onnx one ONNX graph per signature (tf2onnx, opset >= 17)
+    saved_model/                 SavedModel with signatures `estimate`, `redirect`, `redirect_labeled`
+    redirector_<mode>.tflite     one file per quantization mode, all signatures inside
+    <signature>.onnx             one ONNX graph per signature (tf2onnx, opset >= 17)
     export.json                  what was written, from which model, with which settings
 """
 
@@ -30,7 +30,7 @@ def tflite_filename(mode):
 
 
 def write_saved_model(redirector, path):
-    """SavedModel with the `estimate` and `redirect` signatures of `signatures`."""
+    """SavedModel with the signatures of `signatures.ENDPOINTS`."""
     archive = keras.export.ExportArchive()
     archive.track(redirector)
     fns = signatures.endpoint_functions(redirector)
@@ -42,7 +42,7 @@ def write_saved_model(redirector, path):
 
 
 def representative_batches(images, rng_seed=0, max_batches=64):
-    """A TFLite representative dataset over both signatures from uint8 images (N,S,S,3)."""
+    """A TFLite representative dataset over all signatures from uint8 images (N,S,S,3)."""
     images = np.asarray(images)
     rng = np.random.default_rng(rng_seed)
 
@@ -53,6 +53,9 @@ def representative_batches(images, rng_seed=0, max_batches=64):
             yield "estimate", {signatures.INPUT_IMAGE: img}
             yield "redirect", {signatures.INPUT_IMAGE: img, signatures.INPUT_GAZE: angles(),
                                signatures.INPUT_HEAD: angles()}
+            yield "redirect_labeled", {signatures.INPUT_IMAGE: img, signatures.INPUT_SOURCE_GAZE: angles(),
+                                       signatures.INPUT_SOURCE_HEAD: angles(), signatures.INPUT_GAZE: angles(),
+                                       signatures.INPUT_HEAD: angles()}
 
     return gen
 
@@ -143,7 +146,8 @@ def export(redirector, out_dir, formats=FORMATS, quantize=("none",), representat
             "source": source,
             "image_size": redirector.image_size,
             "model_config": redirector.config.to_dict(),
-            "signatures": {"estimate": ["image"], "redirect": ["image", "target_gaze", "target_head"]},
+            "signatures": {name: [spec.name for spec in specs]
+                           for name, specs in signatures.input_specs(redirector.image_size).items()},
             "files": written,
             "onnx_opset": opset if "onnx" in formats else None,
         }

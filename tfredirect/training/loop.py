@@ -16,7 +16,6 @@ import shutil
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tfredirect import profiling, visualize
