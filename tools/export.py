@@ -5,10 +5,14 @@
 
 --checkpoint is a redirector .keras file, a tools/train.py run directory (latest checkpoint)
 or a checkpoint prefix. All artifacts are written to a temporary folder renamed into place
-at the end; an existing --out_dir is replaced only with --overwrite. The on-device contract
+at the end; an existing --out_dir is replaced only with --overwrite. Before that, every
+artifact is compared with the Keras model on --check_images held-out SynthGaze images
+(tfredirect.serving.parity: budgets per format); the report is printed and kept in
+export.json. The on-device contract
 (signatures, tensors, conventions) is in export/README.md.
 """
 
+import json
 import os
 import sys
 
@@ -25,6 +29,8 @@ flags.DEFINE_string("representative", "", "int8 calibration data: 'synthgaze' or
 flags.DEFINE_enum("representative_source", "sted", ["sted", "xgaze", "folder"], "Reader for a --representative path.")
 flags.DEFINE_integer("representative_count", 128, "Images used for int8 calibration.")
 flags.DEFINE_integer("opset", 17, "ONNX opset (>= 17).")
+flags.DEFINE_integer("check_images", 16, "Held-out SynthGaze images on which every artifact is compared with the "
+                     "Keras model (reported, and stored in export.json); 0 skips the check.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --out_dir.")
 flags.mark_flags_as_required(["checkpoint", "out_dir"])
 
@@ -50,7 +56,7 @@ def representative_images(spec, source, size, count):
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    from tfredirect.serving import export_lib
+    from tfredirect.serving import export_lib, parity
     from tfredirect.serving.checkpoints import load_generator
 
     try:
@@ -67,8 +73,9 @@ def main(argv):
         if F.representative:
             rep = representative_images(F.representative, F.representative_source, model.image_size,
                                         F.representative_count)
+        check = parity.held_out_inputs(model.image_size, F.check_images) if F.check_images > 0 else None
         written = export_lib.export(model, F.out_dir, formats, quantize, rep, F.overwrite,
-                                    source=os.path.abspath(F.checkpoint), opset=F.opset)
+                                    source=os.path.abspath(F.checkpoint), opset=F.opset, check=check)
     except (ValueError, OSError, RuntimeError) as err:
         print(f"export.py: error: {err}", file=sys.stderr)
         return 1
@@ -77,6 +84,10 @@ def main(argv):
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs) \
             if os.path.isdir(path) else os.path.getsize(path)
         print(f"  {name:16s} {path}  ({size / 2**20:.2f} MB)")
+    with open(written["metadata"]) as fh:
+        meta = json.load(fh)
+    if "parity" in meta:
+        print("\n".join(parity.format_report(meta["parity"], meta["parity_images"])))
     return 0
 
 

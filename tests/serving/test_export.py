@@ -28,7 +28,7 @@ def trained(tmp_path_factory):
     calib = SYNTH.render_samples(SYNTH.persons("train")[:64], np.arange(64))[0]
     out = str(tmp_path_factory.mktemp("export") / "tiny")
     written = export_lib.export(gan.generator, out, formats="saved_model,tflite,onnx",
-                                quantize="none,fp16,dynamic,int8", representative=calib)
+                                quantize="none,fp16,dynamic,int8", representative=calib, check=_held_out())
     return gan.generator, out, written
 
 
@@ -132,6 +132,22 @@ def test_onnx_parity(trained, batch):
     est = ort.InferenceSession(os.path.join(out, "estimate.onnx"))
     res = dict(zip([o.name for o in est.get_outputs()], est.run(None, {"image": images})))
     assert np.abs(res["gaze"] - gaze).max() < 1e-4 and np.abs(res["head"] - head).max() < 1e-4
+
+
+def test_parity_report_in_metadata_matches_an_independent_measurement(trained):
+    model, out, _ = trained
+    meta = json.load(open(os.path.join(out, "export.json")))
+    report = meta["parity"]
+    assert meta["parity_images"] == 16
+    assert set(report) == {"saved_model", "tflite_none", "tflite_fp16", "tflite_dynamic", "tflite_int8",
+                           "onnx_redirect"}
+    assert all(r["ok"] for r in report.values()), report
+    images, tg, th = _held_out()
+    ref, _, _ = _keras_reference(model, images, tg, th)
+    got, _ = _lite_float(os.path.join(out, "redirector_int8.tflite"), images, tg, th)
+    psnr = 10 * np.log10(4.0 / np.mean((got.astype(np.float64) - ref) ** 2))
+    assert report["tflite_int8"]["psnr_db"] == pytest.approx(psnr, abs=0.01)
+    assert report["tflite_none"]["max_abs"] < 1e-4 and report["onnx_redirect"]["max_abs"] < 1e-4
 
 
 def test_export_errors_leave_nothing_behind(trained, tmp_path, monkeypatch):

@@ -22,6 +22,9 @@ def test_export_cli_and_standalone_script_on_a_real_photo(tool, tiny_model, tmp_
     assert res.returncode == 0, res.stderr
     assert "redirector_float32.tflite" in res.stdout and "MB" in res.stdout
     assert sorted(os.listdir(out)) == ["export.json", "redirector_dynamic_int8.tflite", "redirector_float32.tflite"]
+    assert "parity with the Keras model on 16 held-out SynthGaze images" in res.stdout
+    assert "tflite_none" in res.stdout and "MISSED" not in res.stdout
+    assert set(json.load(open(out / "export.json"))["parity"]) == {"tflite_none", "tflite_dynamic"}
 
     ann = json.load(open(os.path.join(REALDATA, "annotation.json")))
     xs = [p[0] for p in ann["landmarks_2d_px"]]

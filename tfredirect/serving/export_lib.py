@@ -109,11 +109,13 @@ def parse_list(value, allowed, name):
 
 
 def export(redirector, out_dir, formats=FORMATS, quantize=("none",), representative=None, overwrite=False,
-           source=None, opset=17):
+           source=None, opset=17, check=None):
     """Write the requested artifacts into `out_dir` atomically; returns {name: path}.
 
-    `representative`: uint8 images (N,S,S,3) for int8 calibration. An existing `out_dir`
-    is replaced only with `overwrite`.
+    `representative`: uint8 images (N,S,S,3) for int8 calibration. `check`: (images,
+    target_gaze, target_head) on which every artifact is compared with the Keras model
+    before the folder is moved into place (`parity.measure`; the report goes into
+    export.json under "parity"). An existing `out_dir` is replaced only with `overwrite`.
     """
     formats = parse_list(formats, FORMATS, "format")
     quantize = parse_list(quantize, QUANTIZATIONS, "quantization")
@@ -151,6 +153,11 @@ def export(redirector, out_dir, formats=FORMATS, quantize=("none",), representat
             "files": written,
             "onnx_opset": opset if "onnx" in formats else None,
         }
+        if check is not None:
+            from tfredirect.serving import parity
+
+            meta["parity_images"] = len(check[0])
+            meta["parity"] = parity.measure(redirector, tmp, written, check)
         with open(os.path.join(tmp, "export.json"), "w") as fh:
             json.dump(meta, fh, indent=2)
         os.chmod(tmp, 0o755)

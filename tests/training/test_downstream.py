@@ -1,0 +1,91 @@
+import math
+
+import h5py
+import numpy as np
+import pytest
+
+from tfredirect.data import sources
+from tfredirect.data.synthgaze import SynthGaze
+from tfredirect.training import downstream
+from tfredirect.training.data import split_index
+
+
+def test_real_data_mode_trains_on_narrow_training_persons_and_tests_on_held_out_ones(tiny_redirector_file, tmp_path):
+    data = str(tmp_path / "real.h5")
+    SynthGaze(size=32, seed=5, num_persons=48, samples_per_person=12, val_fraction=0.0, test_fraction=0.0,
+              nuisance="person").write_h5(data, "train")
+    index = sources.build_index("sted", data)
+    train, held_out = split_index(index, "train"), split_index(index, "val")
+    assert len(held_out) > 0
+    narrow_expected = int(np.sum(downstream.gaze_extent_deg(train.gaze) < 20))
+
+    cfg = downstream.DownstreamConfig(out_dir=str(tmp_path / "out"), checkpoint=str(tiny_redirector_file), data="sted",
+                                      data_path=data, samples=10_000, max_gaze_deg=20, per_image=2,
+                                      steps=20, batch_size=16, test_samples=10_000, with_full=True, verbose=0)
+    messages = []
+    results = downstream.run(cfg, log=messages.append)
+    assert any("held-out persons" in m for m in messages)
+    arms = results["arms"]
+    assert set(arms) == {"narrow", "augmented", "full"}
+    assert arms["narrow"]["train_samples"] == narrow_expected
+    assert arms["augmented"]["train_samples"] == 3 * narrow_expected
+    assert arms["full"]["train_samples"] == narrow_expected
+    for arm in arms.values():
+        assert math.isfinite(arm["gaze_error_deg"]) and math.isfinite(arm["head_error_deg"])
+        assert sum(b["n"] for b in arm["gaze_error_by_bin"].values()) == len(held_out)
+
+    with h5py.File(results["files"]["augmented"], "r") as f:
+        persons = set(f)
+        rows = sum(len(f[p]["labels"]) for p in f)
+    assert rows == 2 * narrow_expected
+    assert persons <= set(train.persons) and not persons & set(held_out.persons)
+    assert "narrow" not in results["files"]  # real data is read through the index, not copied
+    assert "augmented vs narrow" in downstream.format_table(results)
+
+
+def test_kde_targets_are_joint_reference_pairs_and_deterministic():
+    ref_g = np.radians([[30.0, -40.0], [-20.0, 10.0], [5.0, 45.0]])
+    ref_h = np.radians([[20.0, -30.0], [-10.0, 0.0], [0.0, 40.0]])
+    src_g, src_h = np.zeros((4, 2), np.float32), np.full((4, 2), 0.1, np.float32)
+    sampler = downstream.ReferenceKDESampler(ref_g, ref_h, kind="both", bandwidth_deg=1e-6, seed=1)
+    kinds, tg, th = sampler.draw(np.arange(4), 0, src_g, src_h)
+    assert np.all(kinds == 2)
+    for g, h in zip(tg, th):  # every target is one reference (gaze, head) combination
+        j = int(np.argmin(np.abs(ref_g - g).sum(1)))
+        assert np.allclose(g, ref_g[j], atol=1e-5) and np.allclose(h, ref_h[j], atol=1e-5)
+    again = sampler.draw(np.arange(4), 0, src_g, src_h)
+    assert np.array_equal(tg, again[1]) and not np.array_equal(tg, sampler.draw(np.arange(4), 1, src_g, src_h)[1])
+
+    kinds, tg, th = downstream.ReferenceKDESampler(ref_g, ref_h, kind="gaze", seed=1).draw(np.arange(4), 0, src_g,
+                                                                                            src_h)
+    assert np.all(kinds == 0) and np.array_equal(th, src_h)  # head kept
+    assert np.all(np.degrees(np.abs(tg)) <= [40.0 + 1e-4, 50.0 + 1e-4])  # clipped to the ranges
+
+
+def test_bins_and_config_validation(tmp_path):
+    errors = np.array([1.0, 2.0, 3.0, 4.0])
+    extent = downstream.gaze_extent_deg(np.radians([[5.0, -2.0], [0.0, -15.0], [12.0, 25.0], [-35.0, 0.0]]))
+    out = downstream.binned(errors, extent, (10.0, 20.0, 30.0))
+    assert [b["mean"] for b in out.values()] == [1.0, 2.0, 3.0, 4.0]
+    assert downstream.binned(errors, extent, (50.0,))["50+"] == {"n": 0, "mean": None}
+    cfg = downstream.DownstreamConfig(out_dir="x", checkpoint="m.keras")
+    assert cfg.gaze_range_deg == (40.0, 50.0) and cfg.head_range_deg == (30.0, 45.0)
+    bad = [dict(data="sted"), dict(targets="normal"), dict(target_kind="eyes"), dict(per_image=0),
+           dict(max_gaze_deg=0), dict(bins_deg=(20, 10)), dict(gaze_range_deg=(40,))]
+    for kwargs in bad:
+        with pytest.raises(ValueError):
+            downstream.DownstreamConfig(out_dir="x", checkpoint="m.keras", **kwargs)
+    with pytest.raises(ValueError, match="no such"):
+        downstream.run(downstream.DownstreamConfig(out_dir=str(tmp_path / "o"), checkpoint=str(tmp_path / "m.keras")))
+
+
+def test_a_failed_run_leaves_nothing_behind(tiny_redirector_file, tmp_path):
+    data = str(tmp_path / "real.h5")
+    SynthGaze(size=32, seed=5, num_persons=24, samples_per_person=4, val_fraction=0.0, test_fraction=0.0,
+              nuisance="person").write_h5(data, "train")
+    out = tmp_path / "out"
+    cfg = downstream.DownstreamConfig(out_dir=str(out), checkpoint=str(tiny_redirector_file), data="sted",
+                                      data_path=data, max_gaze_deg=1e-4, steps=5, verbose=0)
+    with pytest.raises(ValueError, match="no training sample"):
+        downstream.run(cfg, log=lambda m: None)
+    assert not out.exists()

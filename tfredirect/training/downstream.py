@@ -1,0 +1,567 @@
+"""The downstream experiment (tools/downstream.py): does augmentation help a gaze estimator?
+
+A GazeHeadEstimator is trained on a *narrow* subset (training persons, |gaze pitch| and
+|gaze yaw| below `max_gaze_deg`) with and without redirected copies of that subset that
+spread it over the full label range, and both are tested on held-out persons at full range:
+
+- "narrow": the narrow subset alone;
+- "augmented": the subset plus `per_image` redirected copies of every sample (tfredirect.
+  augmentation.augment with a trained redirector);
+- "full" (optional, the upper bound): as many real samples as the subset, at full range.
+
+All arms train the same estimator for the same steps, batch size, learning rate and seed.
+Errors are reported overall and per bin of the true test gaze max(|pitch|, |yaw|) (the
+quantity the narrow filter bounds, so the first bin is the subset's own range).
+
+SynthGaze mode renders the subset (and the full-range arm) to ST-ED h5 files and tests on
+SynthGaze test persons; real-data mode (`data` sted/xgaze/folder) takes the subset from the
+training persons of `tfredirect.training.data.split_index` and tests on its held-out
+persons, reading pixels through the index.
+
+Targets ("targets"): "kde" (default) draws joint (gaze, head) pairs from a kernel density
+over *full-range reference labels* - SynthGaze's own label distribution (labels of training
+persons, no pixels) or, for real data, the labels of all training persons - so every target
+is a gaze/head combination a face can make; "uniform" draws gaze and head independently
+and uniformly within the label ranges (augmentation.TargetSampler), which also yields
+eye-in-head rotations far outside any face's range.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+
+import cv2
+import numpy as np
+
+from tfredirect import geometry, imaging
+
+ARMS = ("narrow", "augmented", "full")
+TARGETS = ("kde", "uniform")
+PANEL_SIZE = (640, 420)  # (width, height) of one bar chart; the PNG is two panels side by side
+_COLORS = {"narrow": (214, 96, 77), "augmented": (67, 147, 195), "full": (120, 120, 120)}  # RGB
+
+
+@dataclasses.dataclass
+class DownstreamConfig:
+    """Settings of one downstream experiment (see the module docstring)."""
+
+    out_dir: str
+    checkpoint: str  # trained redirector: .keras (tools/train.py) or .tflite (tools/export.py)
+    data: str = "synthgaze"  # synthgaze | sted | xgaze | folder
+    data_path: str = ""
+    size: int = 0  # image size; 0 = the redirector's
+    samples: int = 4000  # narrow subset size (real data: at most this many)
+    max_gaze_deg: float = 10.0
+    per_image: int = 2  # redirected copies per subset sample
+    targets: str = "kde"
+    target_kind: str = "both"  # gaze | head | both | random | mixed (augmentation.KIND_CHOICES)
+    gaze_range_deg: tuple = None  # (pitch, yaw) target limits; None = SynthGaze's label ranges
+    head_range_deg: tuple = None
+    bandwidth_deg: float = 0.0  # kde: Gaussian kernel width; 0 = Scott's rule
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+    test_samples: int = 1024
+    with_full: bool = False
+    bins_deg: tuple = (10.0, 20.0, 30.0)
+    overwrite: bool = False
+    verbose: int = 1
+
+    def __post_init__(self):
+        from tfredirect.augmentation import KIND_CHOICES
+        from tfredirect.data.synthgaze import GAZE_RANGE, HEAD_RANGE
+
+        if self.data not in ("synthgaze", "sted", "xgaze", "folder"):
+            raise ValueError(f"unknown data source {self.data!r}; expected synthgaze, sted, xgaze or folder")
+        if self.data != "synthgaze" and not self.data_path:
+            raise ValueError(f"--data={self.data} needs --data_path")
+        if not self.checkpoint:
+            raise ValueError("a redirector --checkpoint (.keras or .tflite) is needed")
+        for name in ("samples", "per_image", "steps", "batch_size", "test_samples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 < self.max_gaze_deg < 90:
+            raise ValueError(f"max_gaze_deg must be in (0, 90), got {self.max_gaze_deg}")
+        if self.targets not in TARGETS:
+            raise ValueError(f"targets must be one of {TARGETS}, got {self.targets!r}")
+        if self.target_kind not in KIND_CHOICES:
+            raise ValueError(f"target_kind must be one of {sorted(KIND_CHOICES)}, got {self.target_kind!r}")
+        if self.bandwidth_deg < 0:
+            raise ValueError(f"bandwidth_deg must be >= 0, got {self.bandwidth_deg}")
+        if self.gaze_range_deg is None:
+            self.gaze_range_deg = tuple(round(math.degrees(v), 6) for v in GAZE_RANGE)
+        if self.head_range_deg is None:
+            self.head_range_deg = tuple(round(math.degrees(v), 6) for v in HEAD_RANGE)
+        for name in ("gaze_range_deg", "head_range_deg"):
+            r = tuple(float(v) for v in getattr(self, name))
+            if len(r) != 2 or not all(0 < v <= 90 for v in r):
+                raise ValueError(f"{name} must be two values in (0, 90] degrees, got {r}")
+            setattr(self, name, r)
+        bins = tuple(float(b) for b in self.bins_deg)
+        if not bins or any(b <= 0 for b in bins) or list(bins) != sorted(set(bins)):
+            raise ValueError(f"bins_deg must be increasing positive edges, got {self.bins_deg}")
+        self.bins_deg = bins
+
+
+# ---------------------------------------------------------------------------- targets
+@dataclasses.dataclass(frozen=True, eq=False)
+class ReferenceKDESampler:
+    """Targets from a kernel density over reference (gaze, head) labels, drawn jointly.
+
+    A random reference pair plus Gaussian noise (`bandwidth_deg`, Scott's rule when 0),
+    clipped to the ranges; the draw interface of augmentation.TargetSampler, deterministic
+    per (seed, source index, copy k). kind "both" replaces gaze and head together (a
+    combination that occurs in the reference); "gaze"/"head" replace one, "random"/"mixed"
+    choose per copy.
+    """
+
+    gaze: np.ndarray  # (M, 2) radians
+    head: np.ndarray  # (M, 2) radians
+    kind: str = "both"
+    gaze_range_deg: tuple = (40.0, 50.0)
+    head_range_deg: tuple = (30.0, 45.0)
+    bandwidth_deg: float = 0.0
+    seed: int = 0
+
+    def bandwidth(self):
+        """Kernel standard deviations (gaze (2,), head (2,)) in radians."""
+        if self.bandwidth_deg:
+            b = math.radians(self.bandwidth_deg)
+            return np.array([b, b]), np.array([b, b])
+        factor = max(len(self.gaze), 2) ** (-1.0 / 8.0)  # Scott's rule, four dimensions
+        return np.std(self.gaze, axis=0) * factor, np.std(self.head, axis=0) * factor
+
+    def draw(self, source_ids, k, labels_gaze, labels_head):
+        from tfredirect.augmentation import KIND_CHOICES
+
+        bw_g, bw_h = self.bandwidth()
+        lim_g, lim_h = np.radians(self.gaze_range_deg), np.radians(self.head_range_deg)
+        tg = labels_gaze[source_ids].astype(np.float64).copy()
+        th = labels_head[source_ids].astype(np.float64).copy()
+        kinds = np.empty(len(source_ids), np.int64)
+        for j, sid in enumerate(source_ids):
+            rng = np.random.default_rng([self.seed, 17, int(sid), int(k)])
+            kinds[j] = rng.choice(KIND_CHOICES[self.kind])
+            pick = rng.integers(0, len(self.gaze))
+            if kinds[j] in (0, 2):
+                tg[j] = np.clip(self.gaze[pick] + rng.normal(0, bw_g), -lim_g, lim_g)
+            if kinds[j] in (1, 2):
+                th[j] = np.clip(self.head[pick] + rng.normal(0, bw_h), -lim_h, lim_h)
+        return kinds, tg.astype(np.float32), th.astype(np.float32)
+
+
+def make_sampler(cfg, ref_gaze, ref_head):
+    """The target sampler of the config: ReferenceKDESampler or augmentation.TargetSampler."""
+    if cfg.targets == "kde":
+        return ReferenceKDESampler(np.asarray(ref_gaze, np.float64), np.asarray(ref_head, np.float64),
+                                   cfg.target_kind, cfg.gaze_range_deg, cfg.head_range_deg, cfg.bandwidth_deg,
+                                   cfg.seed)
+    from tfredirect.augmentation import TargetSampler
+
+    return TargetSampler(kind=cfg.target_kind, mode="uniform", gaze_range_deg=cfg.gaze_range_deg,
+                         head_range_deg=cfg.head_range_deg, seed=cfg.seed)
+
+
+def load_backend(path):
+    """Augmentation backend for a redirector file (.keras or .tflite)."""
+    from tfredirect import augmentation
+
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: no such redirector file")
+    if path.endswith(".tflite"):
+        from tfredirect.lite import LiteRedirector
+
+        return augmentation.LiteBackend(LiteRedirector(path))
+    from tfredirect.models import load_redirector
+
+    return augmentation.KerasBackend(load_redirector(path))
+
+
+# ---------------------------------------------------------------------------- data
+def gaze_extent_deg(gaze):
+    """max(|pitch|, |yaw|) in degrees of (n, 2) radians: what the narrow filter bounds."""
+    return np.degrees(np.abs(np.asarray(gaze, np.float64))).max(axis=1)
+
+
+def subset_index(index, ids, description):
+    """A SampleIndex of the samples `ids` of `index` (persons kept as they are)."""
+    ids = np.asarray(ids, np.int64)
+    return dataclasses.replace(index, gaze=index.gaze[ids], head=index.head[ids], person=index.person[ids],
+                               location=index.location[ids], row=index.row[ids], description=description)
+
+
+def _write_synth_h5(path, synth, pid, idx, chunk=256):
+    from tfredirect.data import sted
+
+    def records():
+        for s in range(0, len(pid), chunk):
+            images, gaze, head = synth.render_samples(pid[s : s + chunk], idx[s : s + chunk])
+            yield {"image": images, "gaze": gaze, "head": head, "person": [f"{p:06d}" for p in pid[s : s + chunk]]}
+
+    return sted.write_h5(path, records())
+
+
+@dataclasses.dataclass
+class Experiment:
+    """What the arms train and test on."""
+
+    narrow: object  # SampleIndex of the narrow subset
+    full: object  # SampleIndex of the full-range arm, or None
+    test: list  # NumPy sample-record batches of held-out persons at full range
+    ref_gaze: np.ndarray  # full-range reference labels for the kde targets
+    ref_head: np.ndarray
+    description: str
+    files: dict
+
+
+def synthgaze_experiment(cfg, size, log=print):
+    """Render the narrow subset (and the full-range arm) of SynthGaze training persons to
+    ST-ED h5 files in cfg.out_dir; test batches are SynthGaze test persons at full range."""
+    from tfredirect.data import sources
+    from tfredirect.data.synthgaze import SynthGaze
+    from tfredirect.training.estimation import synthgaze_test_batches
+
+    synth = SynthGaze(size=size, seed=cfg.seed, nuisance="person")
+    rng = np.random.default_rng([cfg.seed, 2024])
+    files = {"narrow": os.path.join(cfg.out_dir, "narrow.h5")}
+    start = time.perf_counter()
+    keys = synth.sample_keys("train", cfg.samples, rng, max_gaze_deg=cfg.max_gaze_deg)
+    _write_synth_h5(files["narrow"], synth, *keys)
+    log(f"rendered {cfg.samples} narrow SynthGaze samples (|gaze| < {cfg.max_gaze_deg:g} deg) to {files['narrow']} "
+        f"in {time.perf_counter() - start:.0f} s")
+    full = None
+    if cfg.with_full:
+        files["full"] = os.path.join(cfg.out_dir, "full.h5")
+        _write_synth_h5(files["full"], synth, *synth.sample_keys("train", cfg.samples, rng))
+        full = sources.build_index("sted", files["full"])
+        log(f"rendered {cfg.samples} full-range samples to {files['full']}")
+    ref_gaze, ref_head = synth.labels(*synth.sample_keys("train", 20000, np.random.default_rng([cfg.seed, 77])))
+    test = synthgaze_test_batches(size, count=cfg.test_samples, seed=cfg.seed)
+    return Experiment(sources.build_index("sted", files["narrow"]), full, test, ref_gaze, ref_head,
+                      f"SynthGaze {size}x{size} (seed {cfg.seed}): {cfg.samples} narrow training samples, "
+                      f"{cfg.test_samples} test-person samples", files)
+
+
+def real_experiment(cfg, size, log=print):
+    """Narrow subset of the training persons of a real dataset and full-range batches of its
+    held-out persons (split_index), read through the index."""
+    from tfredirect.data import sources
+    from tfredirect.training.data import split_index
+
+    index = sources.build_index(cfg.data, cfg.data_path)
+    train, held_out = split_index(index, "train"), split_index(index, "val")
+    if len(held_out) == 0 or len(train) == 0:
+        raise ValueError(f"{index.description}: too few persons to hold some out for testing "
+                         f"({len(index.persons)} persons)")
+    rng = np.random.default_rng([cfg.seed, 2024])
+    narrow_ids = np.flatnonzero(gaze_extent_deg(train.gaze) < cfg.max_gaze_deg)
+    if len(narrow_ids) == 0:
+        raise ValueError(f"{index.description}: no training sample has |gaze| < {cfg.max_gaze_deg:g} deg")
+    if len(narrow_ids) > cfg.samples:
+        narrow_ids = np.sort(rng.choice(narrow_ids, cfg.samples, replace=False))
+    narrow = subset_index(train, narrow_ids, f"{train.description} |gaze| < {cfg.max_gaze_deg:g} deg")
+    full = None
+    if cfg.with_full:
+        full_ids = np.sort(rng.choice(len(train), min(len(narrow_ids), len(train)), replace=False))
+        full = subset_index(train, full_ids, f"{train.description} full range")
+    test_ids = np.arange(len(held_out))
+    if len(test_ids) > cfg.test_samples:
+        test_ids = np.sort(rng.choice(test_ids, cfg.test_samples, replace=False))
+    test = [{"image": held_out.read(test_ids[s : s + 64], size), "gaze": held_out.gaze[test_ids[s : s + 64]],
+             "head": held_out.head[test_ids[s : s + 64]]} for s in range(0, len(test_ids), 64)]
+    log(f"{cfg.data} data at {cfg.data_path}: {len(narrow)} narrow training samples (|gaze| < "
+        f"{cfg.max_gaze_deg:g} deg) of {len(train)}; {len(test_ids)} test samples of "
+        f"{len(held_out.persons)} held-out persons")
+    return Experiment(narrow, full, test, train.gaze, train.head,
+                      f"{cfg.data} data at {cfg.data_path}: {len(narrow)} narrow training samples, "
+                      f"{len(test_ids)} samples of {len(held_out.persons)} held-out persons", {})
+
+
+# ---------------------------------------------------------------------------- arms
+def sample_stream(index, size, seed):
+    """Endless shuffled sample records (unbatched) of an index."""
+    from tfredirect.data import pairs
+
+    return pairs.sample_dataset(index, size, shuffle=True, seed=seed, infinite=True)
+
+
+def mixed_batches(parts, size, batch_size, seed):
+    """Endless batches drawing from several indices in proportion to their sizes."""
+    import tensorflow as tf
+
+    streams = [sample_stream(p, size, seed + i) for i, p in enumerate(parts)]
+    if len(streams) == 1:
+        ds = streams[0]
+    else:
+        weights = [len(p) / sum(len(q) for q in parts) for p in parts]
+        ds = tf.data.Dataset.sample_from_datasets(streams, weights=weights, seed=seed)
+    return ds.batch(batch_size, drop_remainder=True)
+
+
+def per_sample_errors(model, batches):
+    """(gaze errors, head errors, true gaze (n, 2)) over NumPy sample-record batches."""
+    g, h, truth = [], [], []
+    for batch in batches:
+        out = model(imaging.to_model_range(batch["image"]))
+        g.append(np.asarray(geometry.angular_error(out["gaze"], batch["gaze"])))
+        h.append(np.asarray(geometry.angular_error(out["head"], batch["head"])))
+        truth.append(np.asarray(batch["gaze"]))
+    return np.concatenate(g), np.concatenate(h), np.concatenate(truth)
+
+
+def bin_labels(bins_deg):
+    edges = (0.0, *bins_deg)
+    return [f"{lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:])] + [f"{bins_deg[-1]:g}+"]
+
+
+def binned(errors, extent, bins_deg):
+    """{bin label: {"n", "mean"}} of errors by true gaze extent (deg)."""
+    which = np.digitize(extent, bins_deg)
+    out = {}
+    for b, label in enumerate(bin_labels(bins_deg)):
+        sel = which == b
+        out[label] = {"n": int(sel.sum()), "mean": float(errors[sel].mean()) if sel.any() else None}
+    return out
+
+
+def train_arm(cfg, name, parts, size, test, log=print):
+    """Train the estimator of one arm in <out_dir>/<name>/ and test it; returns its results."""
+    from tfredirect.training.estimation import EstimatorConfig, load_estimator, train_estimator
+
+    ecfg = EstimatorConfig(out_dir=os.path.join(cfg.out_dir, name), data="sted",
+                           data_path=" + ".join(p.description for p in parts), size=size,
+                           batch_size=cfg.batch_size, steps=cfg.steps, lr=cfg.lr, seed=cfg.seed, overwrite=True,
+                           verbose=cfg.verbose)
+    log(f"training the '{name}' estimator on {sum(len(p) for p in parts)} samples for {cfg.steps} steps")
+    summary = train_estimator(ecfg, batches=mixed_batches(parts, size, cfg.batch_size, cfg.seed), eval_batches=test)
+    g, h, truth = per_sample_errors(load_estimator(summary["model"]), test)
+    extent = gaze_extent_deg(truth)
+    result = {
+        "train_samples": int(sum(len(p) for p in parts)),
+        "gaze_error_deg": float(g.mean()),
+        "head_error_deg": float(h.mean()),
+        "gaze_error_by_bin": binned(g, extent, cfg.bins_deg),
+        "head_error_by_bin": binned(h, extent, cfg.bins_deg),
+        "seconds": summary["seconds"],
+        "model": summary["model"],
+    }
+    log(f"  '{name}': gaze error {result['gaze_error_deg']:.2f} deg, head error {result['head_error_deg']:.2f} deg "
+        f"({summary['seconds']:.0f} s)")
+    return result
+
+
+# ---------------------------------------------------------------------------- outputs
+def output_paths(out_dir):
+    """Everything a run writes in out_dir (files and arm folders)."""
+    names = ["results.json", "downstream.png", "examples.png", "narrow.h5", "full.h5", "augmented.h5",
+             "augmented.h5.partial", *ARMS]
+    return [os.path.join(out_dir, n) for n in names]
+
+
+def check_outputs(cfg):
+    """Refuse to replace a previous run's results unless cfg.overwrite; with it, remove them."""
+    existing = [p for p in output_paths(cfg.out_dir) if os.path.exists(p)]
+    if existing and not cfg.overwrite:
+        raise ValueError(f"{cfg.out_dir} holds a previous run ({', '.join(os.path.basename(p) for p in existing)}); "
+                         "pass --overwrite to replace it")
+    _remove(existing)
+
+
+def _remove(paths):
+    for p in paths:
+        if os.path.isdir(p):
+            shutil.rmtree(p)
+        elif os.path.exists(p):
+            os.remove(p)
+
+
+def format_table(results):
+    """A plain-text table of the arms' errors and the relative reduction."""
+    arms = results["arms"]
+    labels = list(next(iter(arms.values()))["gaze_error_by_bin"])
+    head = f"{'estimator':<11}{'train':>7}{'gaze all':>10}" + "".join(f"{'gaze ' + b:>12}" for b in labels)
+    head += f"{'head all':>10}"
+    lines = [head]
+    for name, r in arms.items():
+        row = f"{name:<11}{r['train_samples']:>7}{r['gaze_error_deg']:>10.2f}"
+        for b in labels:
+            m = r["gaze_error_by_bin"][b]["mean"]
+            row += f"{'-' if m is None else f'{m:.2f}':>12}"
+        lines.append(row + f"{r['head_error_deg']:>10.2f}")
+    counts = next(iter(arms.values()))["gaze_error_by_bin"]
+    lines.append("test samples per bin (true max(|pitch|, |yaw|) of gaze, deg): "
+                 + ", ".join(f"{b}: {counts[b]['n']}" for b in labels))
+    red = results["relative_reduction"]
+    lines.append(f"full-range gaze error, augmented vs narrow: {arms['narrow']['gaze_error_deg']:.2f} -> "
+                 f"{arms['augmented']['gaze_error_deg']:.2f} deg, {100 * red:.1f}% lower "
+                 f"(target >= 30%: {'met' if results['target_met'] else 'missed'})")
+    return "\n".join(lines)
+
+
+def _text(img, text, org, scale=0.45, color=(40, 40, 40), thickness=1, align="left"):
+    (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    x, y = org
+    if align == "center":
+        x -= w // 2
+    elif align == "right":
+        x -= w
+    cv2.putText(img, text, (int(x), int(y)), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA)
+
+
+def bar_chart(groups, series, title, ylabel, size=PANEL_SIZE):
+    """Grouped bar chart as an RGB uint8 image (OpenCV drawing; no matplotlib needed).
+
+    groups: x labels; series: {name: [value or None per group]} drawn in _COLORS.
+    """
+    w, h = size
+    img = np.full((h, w, 3), 255, np.uint8)
+    left, right, top, bottom = 58, 12, 56, 52
+    values = [v for vals in series.values() for v in vals if v is not None]
+    top_value = max(values + [1.0])
+    step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500) if top_value / s <= 6)
+    y_max = step * math.ceil(top_value * 1.08 / step)
+    plot_h = h - top - bottom
+
+    def y_of(v):
+        return int(round(h - bottom - plot_h * v / y_max))
+
+    for t in np.arange(0, y_max + 1e-9, step):
+        y = y_of(t)
+        cv2.line(img, (left, y), (w - right, y), (225, 225, 225), 1)
+        _text(img, f"{t:g}", (left - 6, y + 4), 0.4, align="right")
+    cv2.line(img, (left, top - 6), (left, h - bottom), (0, 0, 0), 1)
+    cv2.line(img, (left, h - bottom), (w - right, h - bottom), (0, 0, 0), 1)
+    n_groups, n_series = len(groups), len(series)
+    group_w = (w - left - right) / n_groups
+    bar_w = group_w * 0.8 / n_series
+    for gi, label in enumerate(groups):
+        x0 = left + gi * group_w + group_w * 0.1
+        for si, (name, vals) in enumerate(series.items()):
+            v = vals[gi]
+            if v is None:
+                continue
+            xa, xb = int(x0 + si * bar_w), int(x0 + (si + 1) * bar_w) - 2
+            cv2.rectangle(img, (xa, y_of(v)), (xb, h - bottom), _COLORS.get(name, (90, 90, 90)), -1)
+            _text(img, f"{v:.1f}", ((xa + xb) / 2, y_of(v) - 4), 0.33, align="center")
+        _text(img, label, (left + (gi + 0.5) * group_w, h - bottom + 17), 0.42, align="center")
+    _text(img, "true gaze max(|pitch|, |yaw|), deg", ((left + w - right) / 2, h - 12), 0.42, align="center")
+    _text(img, title, (left, 22), 0.5, (0, 0, 0))
+    _text(img, ylabel, (8, 42), 0.42)
+    x = left + 8
+    for name in series:
+        cv2.rectangle(img, (x, top - 8), (x + 12, top + 2), _COLORS.get(name, (90, 90, 90)), -1)
+        _text(img, name, (x + 16, top + 2), 0.42)
+        x += 30 + cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, 0.42, 1)[0][0]
+    return img
+
+
+def plot_results(results):
+    """Two panels (gaze error, head error) per |gaze| bin and overall, for every arm."""
+    arms = results["arms"]
+    labels = list(next(iter(arms.values()))["gaze_error_by_bin"])
+    panels = []
+    for key, what in (("gaze", "gaze"), ("head", "head")):
+        series = {name: [r[f"{key}_error_by_bin"][b]["mean"] for b in labels] + [r[f"{key}_error_deg"]]
+                  for name, r in arms.items()}
+        title = f"{what} error, held-out persons, full range"
+        if key == "gaze":
+            title += f"; augmented {-100 * results['relative_reduction']:+.0f}% vs narrow"
+        panels.append(bar_chart(labels + ["all"], series, title, f"{what} error, deg"))
+    return np.concatenate(panels, axis=1)
+
+
+def example_rows(narrow, augmented_path, size, count=6):
+    """Rows of a narrow sample followed by its redirected copies (for examples.png)."""
+    import h5py
+
+    from tfredirect.data.index import resize_square
+
+    copies = {}
+    with h5py.File(augmented_path, "r") as f:
+        for name in f:
+            src = f[name]["source_index"][()]
+            for s in np.unique(src)[:count]:
+                rows = np.flatnonzero(src == s)
+                copies[int(s)] = [f[name]["pixels"][int(r)] for r in rows]
+    picked = sorted(copies)[:count]
+    return [[narrow.read([s], size)[0], *[resize_square(c, size) for c in copies[s]]] for s in picked]
+
+
+def run(cfg, log=print):
+    """Run the experiment; writes results.json, downstream.png, examples.png, the h5 files and
+    one estimator folder per arm in cfg.out_dir. Returns the results dict; on failure, removes
+    what it wrote."""
+    start = time.perf_counter()
+    backend = load_backend(cfg.checkpoint)
+    size = cfg.size or backend.image_size
+    if size != backend.image_size:
+        raise ValueError(f"{cfg.checkpoint}: the redirector takes {backend.image_size}x{backend.image_size} images, "
+                         f"--size is {size}")
+    cfg = dataclasses.replace(cfg, size=size)
+    check_outputs(cfg)
+    created = not os.path.isdir(cfg.out_dir)
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    try:
+        return _run(cfg, backend, size, start, log)
+    except BaseException:  # an error or an interrupt leaves no partial results behind
+        _remove(output_paths(cfg.out_dir))
+        if created and not os.listdir(cfg.out_dir):
+            os.rmdir(cfg.out_dir)
+        raise
+
+
+def _run(cfg, backend, size, start, log):
+    """The body of run() once the outputs are checked."""
+    from tfredirect import augmentation, visualize
+
+    exp = synthgaze_experiment(cfg, size, log) if cfg.data == "synthgaze" else real_experiment(cfg, size, log)
+    sampler = make_sampler(cfg, exp.ref_gaze, exp.ref_head)
+    aug_path = os.path.join(cfg.out_dir, "augmented.h5")
+    t0 = time.perf_counter()
+    info = augmentation.augment(exp.narrow, backend, aug_path, cfg.per_image, sampler, layout="sted")
+    if not info.get("complete", True):
+        raise RuntimeError(f"augmentation stopped early: {info}")
+    aug_seconds = time.perf_counter() - t0
+    from tfredirect.data import sources
+
+    augmented = sources.build_index("sted", aug_path)
+    log(f"augmented: {len(augmented)} redirected copies ({cfg.per_image} per narrow sample, {cfg.targets} targets, "
+        f"kind {cfg.target_kind}) in {aug_seconds:.0f} s -> {aug_path}")
+
+    arms = {"narrow": [exp.narrow], "augmented": [exp.narrow, augmented]}
+    if exp.full is not None:
+        arms["full"] = [exp.full]
+    results = {
+        "description": exp.description,
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()},
+        "image_size": size,
+        "augmented_gaze_extent_deg": _extent_summary(augmented.gaze),
+        "narrow_gaze_extent_deg": _extent_summary(exp.narrow.gaze),
+        "augmentation_seconds": round(aug_seconds, 1),
+        "arms": {name: train_arm(cfg, name, parts, size, exp.test, log) for name, parts in arms.items()},
+    }
+    narrow_err, aug_err = results["arms"]["narrow"]["gaze_error_deg"], results["arms"]["augmented"]["gaze_error_deg"]
+    results["relative_reduction"] = float(1.0 - aug_err / narrow_err)
+    results["target_met"] = bool(results["relative_reduction"] >= 0.30)
+    results["seconds"] = round(time.perf_counter() - start, 1)
+    paths = {"results": os.path.join(cfg.out_dir, "results.json"), "plot": os.path.join(cfg.out_dir, "downstream.png"),
+             "examples": os.path.join(cfg.out_dir, "examples.png")}
+    visualize.write_png(paths["plot"], plot_results(results))
+    visualize.write_png(paths["examples"], visualize.tile(example_rows(exp.narrow, aug_path, size)), scale=2)
+    results["files"] = {**exp.files, "augmented": aug_path, **paths,
+                        **{f"{name}_estimator": r["model"] for name, r in results["arms"].items()}}
+    tmp = paths["results"] + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(results, fh, indent=2)
+    os.replace(tmp, paths["results"])
+    return results
+
+
+def _extent_summary(gaze):
+    e = gaze_extent_deg(gaze)
+    return {"max": float(e.max()), "median": float(np.median(e)), "fraction_above_10": float(np.mean(e > 10))}
