@@ -321,3 +321,27 @@ def test_folder_layout_reads_back_with_exact_labels(backend, data, tmp_path):
     assert [rows[i]["kind"] for i in order] == [augmentation.KINDS[k] for k in ref["kind"]]
     assert np.array_equal(np.array(back.persons)[back.person[order]], ref["person"])
     assert np.array_equal(back.read(order, 32), ref["pixels"])  # PNG is lossless
+
+
+def test_kde_over_reference_labels_draws_joint_reference_pairs_deterministically():
+    ref_g = np.radians([[30.0, -40.0], [-20.0, 10.0], [5.0, 45.0]])
+    ref_h = np.radians([[20.0, -30.0], [-10.0, 0.0], [0.0, 40.0]])
+    src_g, src_h = np.zeros((4, 2), np.float32), np.full((4, 2), 0.1, np.float32)
+    sampler = TargetSampler(kind="both", mode="kde", bandwidth_deg=1e-6, seed=1, reference_gaze=ref_g,
+                            reference_head=ref_h)
+    kinds, tg, th = sampler.draw(np.arange(4), 0, src_g, src_h)
+    assert np.all(kinds == 2)
+    for g, h in zip(tg, th):  # every target is one reference (gaze, head) combination
+        j = int(np.argmin(np.abs(ref_g - g).sum(1)))
+        assert np.allclose(g, ref_g[j], atol=1e-5) and np.allclose(h, ref_h[j], atol=1e-5)
+    again = sampler.draw(np.arange(4), 0, src_g, src_h)
+    assert np.array_equal(tg, again[1]) and not np.array_equal(tg, sampler.draw(np.arange(4), 1, src_g, src_h)[1])
+
+    kinds, tg, th = TargetSampler(kind="gaze", mode="kde", seed=1, reference_gaze=ref_g,
+                                   reference_head=ref_h).draw(np.arange(4), 0, src_g, src_h)
+    assert np.all(kinds == 0) and np.array_equal(th, src_h)  # head kept
+    assert np.all(np.degrees(np.abs(tg)) <= [40.0 + 1e-4, 50.0 + 1e-4])  # clipped to the ranges
+    with pytest.raises(ValueError, match="together"):
+        TargetSampler(mode="kde", reference_gaze=ref_g)
+    with pytest.raises(ValueError, match="reference labels"):
+        TargetSampler(mode="kde", reference_gaze=ref_g[:, :1], reference_head=ref_h[:, :1])

@@ -50,7 +50,9 @@ class TargetSampler:
     "head" or "both". mode "uniform": pitch/yaw uniform within +/- the ranges (degrees);
     "kde": the labels of a random dataset sample (gaze and head of the same sample, so
     "both" keeps combinations that occur) plus Gaussian noise of `bandwidth_deg` (Scott's
-    rule per column when 0), clipped to the ranges.
+    rule per column when 0), clipped to the ranges. With `reference_gaze`/`reference_head`
+    ((M, 2) radians) the kernel density is over those labels instead of the dataset's: e.g.
+    full-range labels when the dataset itself covers a narrow range (tools/downstream.py).
     """
 
     kind: str = "random"
@@ -59,6 +61,8 @@ class TargetSampler:
     head_range_deg: tuple = (30.0, 45.0)
     bandwidth_deg: float = 0.0
     seed: int = 0
+    reference_gaze: np.ndarray = dataclasses.field(default=None, compare=False)
+    reference_head: np.ndarray = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self):
         if self.kind not in KIND_CHOICES:
@@ -72,6 +76,14 @@ class TargetSampler:
             object.__setattr__(self, name, r)
         if not (math.isfinite(self.bandwidth_deg) and 0 <= self.bandwidth_deg <= 90):
             raise ValueError(f"bandwidth_deg must be in [0, 90] (0: Scott's rule), got {self.bandwidth_deg}")
+        if (self.reference_gaze is None) != (self.reference_head is None):
+            raise ValueError("reference_gaze and reference_head go together")
+        if self.reference_gaze is not None:
+            ref = [np.asarray(getattr(self, n), np.float64) for n in ("reference_gaze", "reference_head")]
+            if ref[0].ndim != 2 or ref[0].shape[1:] != (2,) or ref[0].shape != ref[1].shape or not len(ref[0]):
+                raise ValueError(f"reference labels must be two (M, 2) arrays, got {ref[0].shape} and {ref[1].shape}")
+            object.__setattr__(self, "reference_gaze", ref[0])
+            object.__setattr__(self, "reference_head", ref[1])
 
     def draw(self, source_ids, k, labels_gaze, labels_head):
         """(kind (n,), target_gaze (n, 2), target_head (n, 2)) radians for sources at copy k;
@@ -81,7 +93,9 @@ class TargetSampler:
         tg = labels_gaze[source_ids].astype(np.float64).copy()
         th = labels_head[source_ids].astype(np.float64).copy()
         lim_g, lim_h = np.radians(self.gaze_range_deg), np.radians(self.head_range_deg)
-        bw_g, bw_h = self.bandwidth(labels_gaze, labels_head) if self.mode == "kde" else (None, None)
+        pool_g, pool_h = (labels_gaze, labels_head) if self.reference_gaze is None else \
+            (self.reference_gaze, self.reference_head)
+        bw_g, bw_h = self.bandwidth(pool_g, pool_h) if self.mode == "kde" else (None, None)
         for j, sid in enumerate(source_ids):
             rng = np.random.default_rng([self.seed, int(sid), int(k)])
             kinds[j] = rng.choice(KIND_CHOICES[self.kind])
@@ -89,9 +103,9 @@ class TargetSampler:
                 new_g = rng.uniform(-lim_g, lim_g)
                 new_h = rng.uniform(-lim_h, lim_h)
             else:
-                pick = rng.integers(0, len(labels_gaze))
-                new_g = np.clip(labels_gaze[pick] + rng.normal(0, bw_g), -lim_g, lim_g)
-                new_h = np.clip(labels_head[pick] + rng.normal(0, bw_h), -lim_h, lim_h)
+                pick = rng.integers(0, len(pool_g))
+                new_g = np.clip(pool_g[pick] + rng.normal(0, bw_g), -lim_g, lim_g)
+                new_h = np.clip(pool_h[pick] + rng.normal(0, bw_h), -lim_h, lim_h)
             if kinds[j] in (0, 2):
                 tg[j] = new_g
             if kinds[j] in (1, 2):

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import h5py
@@ -43,23 +44,14 @@ def test_real_data_mode_trains_on_narrow_training_persons_and_tests_on_held_out_
     assert "augmented vs narrow" in downstream.format_table(results)
 
 
-def test_kde_targets_are_joint_reference_pairs_and_deterministic():
-    ref_g = np.radians([[30.0, -40.0], [-20.0, 10.0], [5.0, 45.0]])
-    ref_h = np.radians([[20.0, -30.0], [-10.0, 0.0], [0.0, 40.0]])
-    src_g, src_h = np.zeros((4, 2), np.float32), np.full((4, 2), 0.1, np.float32)
-    sampler = downstream.ReferenceKDESampler(ref_g, ref_h, kind="both", bandwidth_deg=1e-6, seed=1)
-    kinds, tg, th = sampler.draw(np.arange(4), 0, src_g, src_h)
-    assert np.all(kinds == 2)
-    for g, h in zip(tg, th):  # every target is one reference (gaze, head) combination
-        j = int(np.argmin(np.abs(ref_g - g).sum(1)))
-        assert np.allclose(g, ref_g[j], atol=1e-5) and np.allclose(h, ref_h[j], atol=1e-5)
-    again = sampler.draw(np.arange(4), 0, src_g, src_h)
-    assert np.array_equal(tg, again[1]) and not np.array_equal(tg, sampler.draw(np.arange(4), 1, src_g, src_h)[1])
-
-    kinds, tg, th = downstream.ReferenceKDESampler(ref_g, ref_h, kind="gaze", seed=1).draw(np.arange(4), 0, src_g,
-                                                                                            src_h)
-    assert np.all(kinds == 0) and np.array_equal(th, src_h)  # head kept
-    assert np.all(np.degrees(np.abs(tg)) <= [40.0 + 1e-4, 50.0 + 1e-4])  # clipped to the ranges
+def test_kde_targets_come_from_the_full_range_reference_not_the_subset():
+    cfg = downstream.DownstreamConfig(out_dir="x", checkpoint="m.keras", bandwidth_deg=1e-6)
+    ref_g, ref_h = np.radians([[30.0, -40.0]]), np.radians([[20.0, -30.0]])
+    sampler = downstream.make_sampler(cfg, ref_g, ref_h)
+    _, tg, th = sampler.draw(np.arange(3), 0, np.zeros((3, 2), np.float32), np.zeros((3, 2), np.float32))
+    assert np.allclose(tg, ref_g, atol=1e-5) and np.allclose(th, ref_h, atol=1e-5)
+    uniform = downstream.make_sampler(dataclasses.replace(cfg, targets="uniform"), ref_g, ref_h)
+    assert uniform.mode == "uniform" and uniform.reference_gaze is None
 
 
 def test_bins_and_config_validation(tmp_path):

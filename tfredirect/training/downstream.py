@@ -109,62 +109,15 @@ class DownstreamConfig:
 
 
 # ---------------------------------------------------------------------------- targets
-@dataclasses.dataclass(frozen=True, eq=False)
-class ReferenceKDESampler:
-    """Targets from a kernel density over reference (gaze, head) labels, drawn jointly.
-
-    A random reference pair plus Gaussian noise (`bandwidth_deg`, Scott's rule when 0),
-    clipped to the ranges; the draw interface of augmentation.TargetSampler, deterministic
-    per (seed, source index, copy k). kind "both" replaces gaze and head together (a
-    combination that occurs in the reference); "gaze"/"head" replace one, "random"/"mixed"
-    choose per copy.
-    """
-
-    gaze: np.ndarray  # (M, 2) radians
-    head: np.ndarray  # (M, 2) radians
-    kind: str = "both"
-    gaze_range_deg: tuple = (40.0, 50.0)
-    head_range_deg: tuple = (30.0, 45.0)
-    bandwidth_deg: float = 0.0
-    seed: int = 0
-
-    def bandwidth(self):
-        """Kernel standard deviations (gaze (2,), head (2,)) in radians."""
-        if self.bandwidth_deg:
-            b = math.radians(self.bandwidth_deg)
-            return np.array([b, b]), np.array([b, b])
-        factor = max(len(self.gaze), 2) ** (-1.0 / 8.0)  # Scott's rule, four dimensions
-        return np.std(self.gaze, axis=0) * factor, np.std(self.head, axis=0) * factor
-
-    def draw(self, source_ids, k, labels_gaze, labels_head):
-        from tfredirect.augmentation import KIND_CHOICES
-
-        bw_g, bw_h = self.bandwidth()
-        lim_g, lim_h = np.radians(self.gaze_range_deg), np.radians(self.head_range_deg)
-        tg = labels_gaze[source_ids].astype(np.float64).copy()
-        th = labels_head[source_ids].astype(np.float64).copy()
-        kinds = np.empty(len(source_ids), np.int64)
-        for j, sid in enumerate(source_ids):
-            rng = np.random.default_rng([self.seed, 17, int(sid), int(k)])
-            kinds[j] = rng.choice(KIND_CHOICES[self.kind])
-            pick = rng.integers(0, len(self.gaze))
-            if kinds[j] in (0, 2):
-                tg[j] = np.clip(self.gaze[pick] + rng.normal(0, bw_g), -lim_g, lim_g)
-            if kinds[j] in (1, 2):
-                th[j] = np.clip(self.head[pick] + rng.normal(0, bw_h), -lim_h, lim_h)
-        return kinds, tg.astype(np.float32), th.astype(np.float32)
-
-
 def make_sampler(cfg, ref_gaze, ref_head):
-    """The target sampler of the config: ReferenceKDESampler or augmentation.TargetSampler."""
-    if cfg.targets == "kde":
-        return ReferenceKDESampler(np.asarray(ref_gaze, np.float64), np.asarray(ref_head, np.float64),
-                                   cfg.target_kind, cfg.gaze_range_deg, cfg.head_range_deg, cfg.bandwidth_deg,
-                                   cfg.seed)
+    """The augmentation.TargetSampler of the config; "kde" targets come from a kernel density
+    over the full-range reference labels, not over the narrow subset's own."""
     from tfredirect.augmentation import TargetSampler
 
-    return TargetSampler(kind=cfg.target_kind, mode="uniform", gaze_range_deg=cfg.gaze_range_deg,
-                         head_range_deg=cfg.head_range_deg, seed=cfg.seed)
+    kde = cfg.targets == "kde"
+    return TargetSampler(kind=cfg.target_kind, mode=cfg.targets, gaze_range_deg=cfg.gaze_range_deg,
+                         head_range_deg=cfg.head_range_deg, bandwidth_deg=cfg.bandwidth_deg, seed=cfg.seed,
+                         reference_gaze=ref_gaze if kde else None, reference_head=ref_head if kde else None)
 
 
 def load_backend(path):
