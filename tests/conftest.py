@@ -30,8 +30,8 @@ def pair_batch():
 
 
 @pytest.fixture(scope="session")
-def tiny_redirector_file(tmp_path_factory):
-    """Path of a seeded, untrained tiny (32x32) Redirector saved as .keras."""
+def tiny_redirector():
+    """A seeded, untrained tiny (32x32) Redirector, shared by the session: do not train it."""
     import keras
 
     from tfredirect.config import preset
@@ -40,6 +40,12 @@ def tiny_redirector_file(tmp_path_factory):
     keras.utils.set_random_seed(0)
     model = Redirector(preset("tiny"))
     model.build()
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_redirector_file(tiny_redirector, tmp_path_factory):
+    """Path of `tiny_redirector` saved as .keras."""
     path = tmp_path_factory.mktemp("tiny_redirector") / "redirector.keras"
-    model.save(str(path))
+    tiny_redirector.save(str(path))
     return path

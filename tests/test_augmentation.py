@@ -9,15 +9,12 @@ import os
 import sys
 
 import h5py
-import keras
 import numpy as np
 import pytest
 
 from tfredirect import augmentation
 from tfredirect.augmentation import KerasBackend, LiteBackend, TargetSampler
-from tfredirect.config import preset
 from tfredirect.data import sources
-from tfredirect.models import Redirector
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "data"))
 from h5_builders import sted_labels, write_sted  # noqa: E402
@@ -35,11 +32,8 @@ def _sted_file(path, size, counts=COUNTS, seed=0):
 
 
 @pytest.fixture(scope="module")
-def model():
-    keras.utils.set_random_seed(0)
-    m = Redirector(preset("tiny"))
-    m.build()
-    return m
+def model(tiny_redirector):
+    return tiny_redirector
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,4 @@
 
-import keras
 import numpy as np
 import pytest
 
@@ -8,11 +7,8 @@ from tfredirect.models import Redirector, load_redirector
 
 
 @pytest.fixture(scope="module")
-def model():
-    keras.utils.set_random_seed(0)
-    m = Redirector(preset("tiny"))
-    m.build()
-    return m
+def model(tiny_redirector):
+    return tiny_redirector
 
 
 def _images(n=4, seed=0):
