@@ -121,6 +121,21 @@ class TargetSampler:
         return np.nanstd(gaze, axis=0) * factor, np.nanstd(head, axis=0) * factor
 
 
+def load_backend(path, num_threads=2):
+    """KerasBackend for a redirector .keras, LiteBackend for an exported .tflite."""
+    if not path.endswith((".keras", ".tflite")):
+        raise ValueError(f"{path}: expected a redirector .keras or an exported .tflite file")
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file")
+    if path.endswith(".tflite"):
+        from tfredirect.lite import LiteRedirector
+
+        return LiteBackend(LiteRedirector(path, num_threads=num_threads))
+    from tfredirect.models import load_redirector
+
+    return KerasBackend(load_redirector(path), source=path)
+
+
 def _sha256(arrays):
     h = hashlib.sha256()
     for a in arrays:

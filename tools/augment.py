@@ -105,21 +105,14 @@ def check_arguments(args):
 def load_backend(args):
     from tfredirect import augmentation
 
-    threads = args.threads or os.cpu_count() or 1
-    if args.checkpoint.endswith(".tflite"):
-        from tfredirect.lite import LiteRedirector
+    if args.checkpoint.endswith(".keras") and args.threads:
+        import tensorflow as tf
 
-        return augmentation.LiteBackend(LiteRedirector(args.checkpoint, num_threads=threads))
-    import tensorflow as tf
-
-    if args.threads:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         except RuntimeError:  # TensorFlow already initialised (e.g. called from a test)
             pass
-    from tfredirect.models import load_redirector
-
-    return augmentation.KerasBackend(load_redirector(args.checkpoint), source=args.checkpoint)
+    return augmentation.load_backend(args.checkpoint, num_threads=args.threads or os.cpu_count() or 1)
 
 
 def main(argv=None):

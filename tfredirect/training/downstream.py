@@ -36,10 +36,8 @@ import time
 import cv2
 import numpy as np
 
-from tfredirect import geometry, imaging
 
 ARMS = ("narrow", "augmented", "full")
-TARGETS = ("kde", "uniform")
 PANEL_SIZE = (640, 420)  # (width, height) of one bar chart; the PNG is two panels side by side
 _COLORS = {"narrow": (214, 96, 77), "augmented": (67, 147, 195), "full": (120, 120, 120)}  # RGB
 
@@ -56,7 +54,7 @@ class DownstreamConfig:
     samples: int = 4000  # narrow subset size (real data: at most this many)
     max_gaze_deg: float = 10.0
     per_image: int = 2  # redirected copies per subset sample
-    targets: str = "kde"
+    targets: str = "kde"  # kde | uniform (augmentation.TARGET_MODES)
     target_kind: str = "both"  # gaze | head | both | random | mixed (augmentation.KIND_CHOICES)
     gaze_range_deg: tuple = None  # (pitch, yaw) target limits; None = SynthGaze's label ranges
     head_range_deg: tuple = None
@@ -72,7 +70,7 @@ class DownstreamConfig:
     verbose: int = 1
 
     def __post_init__(self):
-        from tfredirect.augmentation import KIND_CHOICES
+        from tfredirect.augmentation import TargetSampler
         from tfredirect.data.synthgaze import GAZE_RANGE, HEAD_RANGE
 
         if self.data not in ("synthgaze", "sted", "xgaze", "folder"):
@@ -87,21 +85,15 @@ class DownstreamConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not 0 < self.max_gaze_deg < 90:
             raise ValueError(f"max_gaze_deg must be in (0, 90), got {self.max_gaze_deg}")
-        if self.targets not in TARGETS:
-            raise ValueError(f"targets must be one of {TARGETS}, got {self.targets!r}")
-        if self.target_kind not in KIND_CHOICES:
-            raise ValueError(f"target_kind must be one of {sorted(KIND_CHOICES)}, got {self.target_kind!r}")
-        if self.bandwidth_deg < 0:
-            raise ValueError(f"bandwidth_deg must be >= 0, got {self.bandwidth_deg}")
         if self.gaze_range_deg is None:
             self.gaze_range_deg = tuple(round(math.degrees(v), 6) for v in GAZE_RANGE)
         if self.head_range_deg is None:
             self.head_range_deg = tuple(round(math.degrees(v), 6) for v in HEAD_RANGE)
-        for name in ("gaze_range_deg", "head_range_deg"):
-            r = tuple(float(v) for v in getattr(self, name))
-            if len(r) != 2 or not all(0 < v <= 90 for v in r):
-                raise ValueError(f"{name} must be two values in (0, 90] degrees, got {r}")
-            setattr(self, name, r)
+        # the sampler checks the target settings (kind, distribution, ranges, bandwidth) now,
+        # before anything is rendered or trained
+        sampler = TargetSampler(kind=self.target_kind, mode=self.targets, gaze_range_deg=self.gaze_range_deg,
+                                head_range_deg=self.head_range_deg, bandwidth_deg=self.bandwidth_deg)
+        self.gaze_range_deg, self.head_range_deg = sampler.gaze_range_deg, sampler.head_range_deg
         bins = tuple(float(b) for b in self.bins_deg)
         if not bins or any(b <= 0 for b in bins) or list(bins) != sorted(set(bins)):
             raise ValueError(f"bins_deg must be increasing positive edges, got {self.bins_deg}")
@@ -118,21 +110,6 @@ def make_sampler(cfg, ref_gaze, ref_head):
     return TargetSampler(kind=cfg.target_kind, mode=cfg.targets, gaze_range_deg=cfg.gaze_range_deg,
                          head_range_deg=cfg.head_range_deg, bandwidth_deg=cfg.bandwidth_deg, seed=cfg.seed,
                          reference_gaze=ref_gaze if kde else None, reference_head=ref_head if kde else None)
-
-
-def load_backend(path):
-    """Augmentation backend for a redirector file (.keras or .tflite)."""
-    from tfredirect import augmentation
-
-    if not os.path.exists(path):
-        raise ValueError(f"{path}: no such redirector file")
-    if path.endswith(".tflite"):
-        from tfredirect.lite import LiteRedirector
-
-        return augmentation.LiteBackend(LiteRedirector(path))
-    from tfredirect.models import load_redirector
-
-    return augmentation.KerasBackend(load_redirector(path))
 
 
 # ---------------------------------------------------------------------------- data
@@ -256,17 +233,6 @@ def mixed_batches(parts, size, batch_size, seed):
     return ds.batch(batch_size, drop_remainder=True)
 
 
-def per_sample_errors(model, batches):
-    """(gaze errors, head errors, true gaze (n, 2)) over NumPy sample-record batches."""
-    g, h, truth = [], [], []
-    for batch in batches:
-        out = model(imaging.to_model_range(batch["image"]))
-        g.append(np.asarray(geometry.angular_error(out["gaze"], batch["gaze"])))
-        h.append(np.asarray(geometry.angular_error(out["head"], batch["head"])))
-        truth.append(np.asarray(batch["gaze"]))
-    return np.concatenate(g), np.concatenate(h), np.concatenate(truth)
-
-
 def bin_labels(bins_deg):
     edges = (0.0, *bins_deg)
     return [f"{lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:])] + [f"{bins_deg[-1]:g}+"]
@@ -284,7 +250,7 @@ def binned(errors, extent, bins_deg):
 
 def train_arm(cfg, name, parts, size, test, log=print):
     """Train the estimator of one arm in <out_dir>/<name>/ and test it; returns its results."""
-    from tfredirect.training.estimation import EstimatorConfig, load_estimator, train_estimator
+    from tfredirect.training.estimation import EstimatorConfig, load_estimator, per_sample_errors, train_estimator
 
     ecfg = EstimatorConfig(out_dir=os.path.join(cfg.out_dir, name), data="sted",
                            data_path=" + ".join(p.description for p in parts), size=size,
@@ -450,6 +416,8 @@ def run(cfg, log=print):
     one estimator folder per arm in cfg.out_dir. Returns the results dict; on failure, removes
     what it wrote."""
     start = time.perf_counter()
+    from tfredirect.augmentation import load_backend
+
     backend = load_backend(cfg.checkpoint)
     size = cfg.size or backend.image_size
     if size != backend.image_size:

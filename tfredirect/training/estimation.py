@@ -48,14 +48,22 @@ def compile_estimator(model, lr, steps):
     return model
 
 
-def evaluate(model, batches):
-    """Mean gaze and head angular errors (deg) over an iterable of sample-record batches."""
-    gaze_err, head_err = [], []
+def per_sample_errors(model, batches):
+    """(gaze errors (n,), head errors (n,), true gaze (n, 2)): angular errors in degrees of the
+    estimator over an iterable of sample-record batches, with the true gaze for binning."""
+    g, h, truth = [], [], []
     for batch in batches:
         out = model(imaging.to_model_range(batch["image"]))
-        gaze_err.append(np.asarray(geometry.angular_error(out["gaze"], batch["gaze"])))
-        head_err.append(np.asarray(geometry.angular_error(out["head"], batch["head"])))
-    return float(np.mean(np.concatenate(gaze_err))), float(np.mean(np.concatenate(head_err)))
+        g.append(np.asarray(geometry.angular_error(out["gaze"], batch["gaze"])))
+        h.append(np.asarray(geometry.angular_error(out["head"], batch["head"])))
+        truth.append(np.asarray(batch["gaze"]))
+    return np.concatenate(g), np.concatenate(h), np.concatenate(truth)
+
+
+def evaluate(model, batches):
+    """Mean gaze and head angular errors (deg) over an iterable of sample-record batches."""
+    gaze_err, head_err, _ = per_sample_errors(model, batches)
+    return float(np.mean(gaze_err)), float(np.mean(head_err))
 
 
 def synthgaze_test_batches(size, count=1024, batch_size=64, seed=0, nuisance="person"):
