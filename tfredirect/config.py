@@ -23,6 +23,8 @@ class ModelConfig:
     head_hidden: int = 64  # hidden width of the auxiliary pitch/yaw heads
     groups: int = 0  # GroupNormalization groups in residual blocks; 0 = none (SkipInit gates)
     disc_channels: tuple = (32, 64, 128)  # PatchGAN widths, one stride-2 stage each
+    decoder: str = "rgb"  # decoder output: "rgb" (colour) or "warp" (warp the source + colour, blended)
+    flow_stride: int = 2  # warp decoder: the flow is predicted at image_size / flow_stride, then upsampled
 
     def __post_init__(self):
         if self.image_size not in SUPPORTED_SIZES:
@@ -42,6 +44,11 @@ class ModelConfig:
         for c in self.channels:
             if self.groups and c % self.groups:
                 raise ValueError(f"channels {self.channels} must be multiples of groups={self.groups}")
+        if self.decoder not in ("rgb", "warp"):
+            raise ValueError(f"decoder must be 'rgb' or 'warp', got {self.decoder!r}")
+        if self.flow_stride not in [2**i for i in range(len(self.channels))]:
+            raise ValueError(f"flow_stride must be a power of 2 below 2**{len(self.channels)} (a decoder stage's "
+                             f"resolution), got {self.flow_stride}")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "disc_channels", tuple(int(c) for c in self.disc_channels))
 
@@ -66,6 +73,11 @@ class LossConfig:
     orth: float = 1.0  # orthogonality of f_id/f_res and z_g/z_h (claim 7)
     adv: float = 1.0  # adversarial, after warm-up
     consistency: float = 0.0  # gaze/head of the outputs judged by a frozen estimator (optional)
+    # The frozen estimator's stage features and judged angles of the output matched to those of
+    # the real target image (as ST-ED does with its gaze network); needs the estimator.
+    feature: float = 0.0
+    eye: float = 0.0  # L1 reconstruction inside the eye-region weight map (losses.eye_region_map)
+    flow_smooth: float = 0.0  # warp decoder: total variation of the coarse flow (pixels per cell)
     gan_start: int = 0  # step at which the adversarial weight starts to ramp up
     gan_warmup: int = 1000  # steps of the linear ramp from 0 to `adv`
     gaze_prob: float = 0.5  # probability that a sample's target feature is gaze (claim 4)
@@ -76,7 +88,7 @@ class LossConfig:
     id_swap_prob: float = 1.0
 
     def __post_init__(self):
-        for name in ("rec", "label", "orth", "adv", "consistency"):
+        for name in ("rec", "label", "orth", "adv", "consistency", "feature", "eye", "flow_smooth"):
             if getattr(self, name) < 0:
                 raise ValueError(f"loss weight {name} must be >= 0, got {getattr(self, name)}")
         for name in ("gaze_prob", "id_swap_prob"):

@@ -38,3 +38,26 @@ def generator_adversarial(fake_logits):
     """L_G = -log D(x_hat), averaged over patches -> (B,)."""
     axes = tuple(range(1, len(fake_logits.shape)))
     return ops.mean(ops.softplus(-fake_logits), axis=axes)
+
+
+def eye_reconstruction(x_hat, x, weight_map):
+    """L1 inside the eye region: sum(w * |x_hat - x|) / sum(w), over pixels and channels
+    -> (B,). `weight_map` is (S, S) (a fixed map, `eye_region_map`) or (B, S, S)."""
+    w = ops.cast(weight_map, x.dtype)
+    w = w[None] if len(w.shape) == 2 else w
+    diff = ops.mean(ops.abs(x_hat - x), axis=-1)
+    return ops.sum(w * diff, axis=(1, 2)) / (ops.sum(w, axis=(1, 2)) + 1e-6)
+
+
+def feature_matching(features_hat, features):
+    """Mean over layers of the mean |phi_l(x_hat) - phi_l(x)| of a frozen network's features
+    (lists of (B, ...) tensors, matched by position) -> (B,)."""
+    terms = [ops.mean(ops.abs(_flat(a) - _flat(b)), axis=-1) for a, b in zip(features_hat, features)]
+    return ops.mean(ops.stack(terms, axis=0), axis=0)
+
+
+def flow_smoothness(flow):
+    """Total variation of a flow field (B, H, W, 2): mean |d flow / dx| + |d flow / dy| -> (B,)."""
+    dx = ops.abs(flow[:, :, 1:] - flow[:, :, :-1])
+    dy = ops.abs(flow[:, 1:] - flow[:, :-1])
+    return ops.mean(dx, axis=(1, 2, 3)) + ops.mean(dy, axis=(1, 2, 3))

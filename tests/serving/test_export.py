@@ -39,9 +39,10 @@ def _held_out(n=16):
 
 
 def _keras_reference(model, images, tg, th):
-    f = model.encode(imaging.to_model_range(images))
+    x = imaging.to_model_range(images)
+    f = model.encode(x)
     r = model.rotate(f, target_gaze=tg, target_head=th)
-    out = np.asarray(model.decode(r["z_id"], r["z_g"], r["z_h"]))
+    out = np.asarray(model.synthesize(r, x, f))
     return out, np.asarray(f["gaze"]), np.asarray(f["head"])
 
 

@@ -11,6 +11,7 @@ any order, vectorized, with the same result.
 """
 
 import dataclasses
+import functools
 import math
 import os
 
@@ -417,3 +418,16 @@ class SynthGaze:
             if os.path.exists(tmp):
                 os.remove(tmp)
         return len(persons), len(persons) * k
+
+
+@functools.lru_cache(maxsize=4)
+def eye_region_map(size, samples=1024, seed=0):
+    """A fixed (size, size) float32 weight map of where eyes are in normalized faces: the
+    visible-eyeball coverage of SynthGaze test faces averaged over the whole head and gaze
+    range, scaled to a maximum of 1. The faces are normalized as real datasets are (MODEL.md),
+    so the map serves real data, which has no eye masks, as well as SynthGaze."""
+    synth = SynthGaze(size=size, seed=seed)
+    pid, idx = synth.sample_keys("test", samples, np.random.default_rng([seed, 7]))
+    masks = synth.render_samples(pid, idx, return_masks=True)[3]
+    coverage = masks["eye"].mean(axis=0)
+    return (coverage / coverage.max()).astype(np.float32)

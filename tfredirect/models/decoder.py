@@ -1,47 +1,106 @@
-"""Decoder (claim 1, [0018]): generates the face image from the (rotated) detail features."""
+"""Decoder (claim 1, [0018]): generates the face image from the (rotated) detail features.
+
+Two output heads, chosen by `ModelConfig.decoder`:
+- `rgb`: the image is the decoded colour (tanh);
+- `warp` (warp and refine, after DeepWarp, Ganin et al. 2016): the decoder also sees the
+  warp source's own unrotated gaze/head features, and predicts a coarse flow field (1/
+  `flow_stride` of the image size, bilinearly upsampled), a blend mask and a colour image;
+  the output is `mask * warp(source, flow) + (1 - mask) * rgb`. Warping moves the source's
+  own pixels (sharp skin, iris, highlights); the colour fills what warping cannot. The flow
+  starts at zero and the mask near one, so the first outputs are a copy of the source.
+"""
+
+import math
 
 import keras
 from keras import layers, ops
 
 from tfredirect.models.layers import ResidualBlock
+from tfredirect.models.warp import warp
+
+DECODER_OUTPUTS = ("rgb", "warp")
+MASK_INIT = 0.88  # initial blend weight of the warped source
 
 
 @keras.saving.register_keras_serializable(package="tfredirect")
 class Decoder(keras.Model):
-    """call(z_id, z_g, z_h) -> (B, S, S, 3) image in [-1, 1].
+    """call(z_id, z_g, z_h, source_image, source_z_g, source_z_h) -> (B, S, S, 3) in [-1, 1].
 
-    Input is [z_id, vec(z_g), vec(z_h)]; a dense layer makes the bottleneck map, then one
-    upsampling residual stage per encoder stage, mirrored.
+    Input is [z_id, vec(z_g), vec(z_h)] (+ [vec(source_z_g), vec(source_z_h)] for `warp`); a
+    dense layer makes the bottleneck map, then one upsampling residual stage per encoder
+    stage, mirrored. The `rgb` decoder ignores the source arguments. `return_parts=True`
+    returns a dict (image, and for `warp` also flow, mask, rgb, warped).
     """
 
-    def __init__(self, image_size, channels, id_dim, rot_dim, groups=0, **kwargs):
+    def __init__(self, image_size, channels, id_dim, rot_dim, groups=0, output="rgb", flow_stride=4, **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.channels = int(image_size), tuple(channels)
         self.id_dim, self.rot_dim, self.groups = int(id_dim), int(rot_dim), int(groups)
+        if output not in DECODER_OUTPUTS:
+            raise ValueError(f"decoder output must be one of {DECODER_OUTPUTS}, got {output!r}")
+        self.kind, self.flow_stride = output, int(flow_stride)
         self.bottleneck = self.image_size // (2 ** len(self.channels))
         top = self.channels[-1]
         self.fc = layers.Dense(self.bottleneck * self.bottleneck * top)
         widths = list(reversed(self.channels))[1:] + [self.channels[0]]
         self.stages = [ResidualBlock(c, scale=2, groups=self.groups) for c in widths]
         self.to_rgb = layers.Conv2D(3, 3, padding="same")
+        if self.kind == "warp":
+            flow_size = self.image_size // self.flow_stride
+            sizes = [self.bottleneck * 2 ** (i + 1) for i in range(len(self.stages))]
+            if flow_size not in sizes:
+                raise ValueError(f"flow_stride {self.flow_stride} gives a {flow_size}px flow; the decoder's stages "
+                                 f"are {sizes}px")
+            self.flow_stage = sizes.index(flow_size)
+            self.max_flow = self.image_size / 4.0  # pixels; tanh-bounded
+            self.to_flow = layers.Conv2D(2, 3, padding="same", kernel_initializer="zeros")
+            self.to_mask = layers.Conv2D(
+                1, 3, padding="same", kernel_initializer="zeros",
+                bias_initializer=keras.initializers.Constant(math.log(MASK_INIT / (1 - MASK_INIT))))
+
+    @property
+    def input_dim(self):
+        return self.id_dim + (12 if self.kind == "warp" else 6) * self.rot_dim
 
     def build(self, input_shape=None):
-        self.fc.build((None, self.id_dim + 6 * self.rot_dim))
+        self.fc.build((None, self.input_dim))
         shape = (None, self.bottleneck, self.bottleneck, self.channels[-1])
-        for stage in self.stages:
+        for i, stage in enumerate(self.stages):
             stage.build(shape)
             shape = stage.compute_output_shape(shape)
+            if self.kind == "warp" and i == self.flow_stage:
+                self.to_flow.build(shape)
         self.to_rgb.build(shape)
+        if self.kind == "warp":
+            self.to_mask.build(shape)
         self.built = True
 
-    def call(self, z_id, z_g, z_h):
+    def call(self, z_id, z_g, z_h, source_image=None, source_z_g=None, source_z_h=None, return_parts=False):
         flat = lambda z: ops.reshape(z, (-1, 3 * self.rot_dim))
-        x = self.fc(ops.concatenate([z_id, flat(z_g), flat(z_h)], axis=-1))
+        parts = [z_id, flat(z_g), flat(z_h)]
+        if self.kind == "warp":
+            if source_image is None or source_z_g is None or source_z_h is None:
+                raise ValueError("the warp decoder needs source_image, source_z_g and source_z_h")
+            parts += [flat(source_z_g), flat(source_z_h)]
+        x = self.fc(ops.concatenate(parts, axis=-1))
         x = ops.reshape(x, (-1, self.bottleneck, self.bottleneck, self.channels[-1]))
         x = keras.activations.leaky_relu(x, 0.2)
-        for stage in self.stages:
+        coarse_flow = None
+        for i, stage in enumerate(self.stages):
             x = stage(x)
-        return ops.tanh(self.to_rgb(x))
+            if self.kind == "warp" and i == self.flow_stage:
+                coarse_flow = self.max_flow * ops.tanh(self.to_flow(x))
+        rgb = ops.tanh(self.to_rgb(x))
+        if self.kind == "rgb":
+            return {"image": rgb} if return_parts else rgb
+        size = (self.image_size, self.image_size)
+        flow = coarse_flow if self.flow_stride == 1 else ops.image.resize(coarse_flow, size, interpolation="bilinear")
+        mask = ops.sigmoid(self.to_mask(x))
+        warped = warp(ops.cast(source_image, rgb.dtype), flow)
+        image = mask * warped + (1.0 - mask) * rgb
+        if not return_parts:
+            return image
+        return {"image": image, "flow": coarse_flow, "mask": mask, "rgb": rgb, "warped": warped}
 
     def get_config(self):
         return {
@@ -51,4 +110,6 @@ class Decoder(keras.Model):
             "id_dim": self.id_dim,
             "rot_dim": self.rot_dim,
             "groups": self.groups,
+            "output": self.kind,
+            "flow_stride": self.flow_stride,
         }

@@ -40,12 +40,19 @@ class GazeHeadEstimator(keras.Model):
         self.head_out.build((None, self.hidden))
         self.built = True
 
-    def call(self, images):
+    def call(self, images, return_features=False):
+        """`return_features=True` adds "features": each stage's output and the hidden layer
+        (for feature matching against a frozen estimator)."""
         x = keras.activations.leaky_relu(self.stem(images), 0.2)
+        features = []
         for stage in self.stages:
             x = stage(x)
+            features.append(x)
         h = keras.activations.leaky_relu(self.fc(self.flatten(x)), 0.2)
-        return {"gaze": self.gaze_out(h), "head": self.head_out(h)}
+        out = {"gaze": self.gaze_out(h), "head": self.head_out(h)}
+        if return_features:
+            out["features"] = features + [h]
+        return out
 
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size, "channels": list(self.channels),

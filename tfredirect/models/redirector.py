@@ -31,7 +31,8 @@ class Redirector(keras.Model):
 
     - `encode(images)` -> detail features and auxiliary estimates (dict, see IAD);
     - `rotate(features, ...)` -> features with z_g and/or z_h rotated by CAS;
-    - `decode(z_id, z_g, z_h)` -> images;
+    - `synthesize(target, source_image, source)` -> images decoded from the `target`
+      features; a warp decoder warps `source_image`, whose own features are `source`;
     - `redirect(images, target_gaze, target_head, source_gaze, source_head)`;
     - `estimate(images)` -> (gaze, head) from the auxiliary heads;
     - `call(images)` reconstructs the images through the whole model (no rotation).
@@ -47,7 +48,8 @@ class Redirector(keras.Model):
             cfg.face_dim, cfg.split_dim, cfg.id_dim, cfg.rot_dim, cfg.head_hidden, name="iad"
         )
         self.cas = CrossAttributeSeparation(name="cas")
-        self.decoder = Decoder(cfg.image_size, cfg.channels, cfg.id_dim, cfg.rot_dim, cfg.groups, name="decoder")
+        self.decoder = Decoder(cfg.image_size, cfg.channels, cfg.id_dim, cfg.rot_dim, cfg.groups,
+                               output=cfg.decoder, flow_stride=cfg.flow_stride, name="decoder")
 
     @property
     def image_size(self):
@@ -61,8 +63,12 @@ class Redirector(keras.Model):
     def encode(self, images):
         return self.iad(self.encoder(images))
 
-    def decode(self, z_id, z_g, z_h):
-        return self.decoder(z_id, z_g, z_h)
+    def synthesize(self, target, source_image, source, return_parts=False):
+        """Decode the `target` features (z_id, z_g, z_h). The warp decoder moves the pixels of
+        `source_image` and is told where things are in it by its own unrotated features
+        `source` (z_g, z_h); at inference the source is the input image itself."""
+        return self.decoder(target["z_id"], target["z_g"], target["z_h"], source_image, source["z_g"], source["z_h"],
+                            return_parts=return_parts)
 
     def rotate(self, features, target_gaze=None, target_head=None, source_gaze=None, source_head=None):
         """Rotate z_g to `target_gaze` and/or z_h to `target_head` (None keeps it).
@@ -83,7 +89,7 @@ class Redirector(keras.Model):
 
     def call(self, images):
         f = self.encode(images)
-        return self.decode(f["z_id"], f["z_g"], f["z_h"])
+        return self.synthesize(f, images, f)
 
     def _prepare(self, images, angles):
         """Validate public inputs (shape; NaN/degree angles when values are concrete)."""
@@ -104,8 +110,8 @@ class Redirector(keras.Model):
         angles = dict(target_gaze=target_gaze, target_head=target_head,
                       source_gaze=source_gaze, source_head=source_head)
         x, is_uint8 = self._prepare(images, angles)
-        f = self.rotate(self.encode(x), target_gaze, target_head, source_gaze, source_head)
-        out = self.decode(f["z_id"], f["z_g"], f["z_h"])
+        f = self.encode(x)
+        out = self.synthesize(self.rotate(f, target_gaze, target_head, source_gaze, source_head), x, f)
         return imaging.to_uint8(out) if is_uint8 else out
 
     def estimate(self, images):

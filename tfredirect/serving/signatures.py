@@ -45,10 +45,11 @@ def endpoint_functions(redirector):
         return {OUTPUT_GAZE: f["gaze"], OUTPUT_HEAD: f["head"]}
 
     def redirect_labeled(image, source_gaze, source_head, target_gaze, target_head):
-        f = redirector.encode(imaging.to_model_range(image))
-        f = redirector.rotate(f, target_gaze=target_gaze, target_head=target_head, source_gaze=source_gaze,
-                              source_head=source_head)
-        out = redirector.decode(f["z_id"], f["z_g"], f["z_h"])
+        x = imaging.to_model_range(image)
+        f = redirector.encode(x)
+        rotated = redirector.rotate(f, target_gaze=target_gaze, target_head=target_head, source_gaze=source_gaze,
+                                    source_head=source_head)
+        out = redirector.synthesize(rotated, x, f)
         return {OUTPUT_IMAGE: imaging.to_uint8(out), OUTPUT_FLOAT: out}
 
     def redirect(image, target_gaze, target_head):

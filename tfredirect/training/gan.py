@@ -6,9 +6,11 @@ One training step on a batch of same-person pairs (x_a, x_b) with labels:
    independently ([0039]); rotate a's target feature to b's angle and b's to a's (CAS);
 3. swap: b's rotated feature replaces a's feature of that kind and vice versa (S102);
    optionally swap the identity features too (claim 6);
-4. decode x_a_hat and x_b_hat (S103);
+4. decode x_a_hat and x_b_hat (S103); a warp decoder warps the partner image (x_b for
+   x_a_hat), never the image it rebuilds;
 5. update all modules from L1 similarity to x_a, x_b, the adversarial loss, the auxiliary
-   label loss and the orthogonality loss (S104, claim 7).
+   label loss and the orthogonality loss (S104, claim 7); optionally an eye-region L1, a
+   frozen estimator's judgement (consistency) and feature matching, and flow smoothness.
 
 Distribution: every loss is a per-sample vector reduced with `tf.nn.compute_average_loss`
 (sum / global batch), because Keras optimizers sum gradients over replicas. Random choices
@@ -24,11 +26,13 @@ from keras import ops
 from tfredirect import geometry, imaging, losses
 from tfredirect.config import LossConfig, ModelConfig
 from tfredirect.data import PAIR_KEYS
+from tfredirect.data.synthgaze import eye_region_map
 from tfredirect.models.discriminator import PatchDiscriminator
 from tfredirect.models.redirector import Redirector
 
+_OPTIONAL_TERMS = ("consistency", "feature", "eye", "flow_smooth")  # weighted by the LossConfig field of that name
 _TRACKERS = (
-    "g_loss", "d_loss", "rec", "label", "orth", "adv", "adv_weight", "gaze_err", "head_err", "psnr", "consistency",
+    "g_loss", "d_loss", "rec", "label", "orth", "adv", "adv_weight", "gaze_err", "head_err", "psnr", *_OPTIONAL_TERMS,
 )
 
 
@@ -63,8 +67,9 @@ class RedirectionGAN(keras.Model):
         self.model_config = _config(ModelConfig, model_config)
         self.loss_config = _config(LossConfig, loss_config)
         self.seed = int(seed)
-        if self.loss_config.consistency > 0 and estimator is None:
-            raise ValueError("loss_config.consistency > 0 needs a frozen `estimator` (GazeHeadEstimator)")
+        for name in ("consistency", "feature"):
+            if getattr(self.loss_config, name) > 0 and estimator is None:
+                raise ValueError(f"loss_config.{name} > 0 needs a frozen `estimator` (GazeHeadEstimator)")
         # Optional frozen judge for the consistency loss; not part of the saved config.
         self.estimator = estimator
         if estimator is not None:
@@ -77,6 +82,8 @@ class RedirectionGAN(keras.Model):
         )
         self.generator.build()
         self.discriminator.build()
+        # fixed eye-region weights in normalized face coordinates (real data has no eye masks)
+        self.eye_map = eye_region_map(self.model_config.image_size) if self.loss_config.eye > 0 else None
         self.built = True
         self.trackers = {name: keras.metrics.Mean(name=name) for name in _TRACKERS}
         self.g_optimizer = None
@@ -88,12 +95,16 @@ class RedirectionGAN(keras.Model):
 
     def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
         """Attach and build the two optimizers (built now: lazy building fails under
-        MirroredStrategy). Call inside the strategy scope that created the model."""
-        super().compile(**kwargs)
+        MirroredStrategy). Call inside the strategy scope that created the model.
+        Keras' own `optimizer` is the generator's, so `fit` builds no third optimizer and
+        TensorBoard logs the generator's learning rate and step."""
+        if "optimizer" in kwargs:
+            raise ValueError("RedirectionGAN.compile takes g_optimizer and d_optimizer, not optimizer")
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)
         self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
+        super().compile(optimizer=self.g_optimizer, **kwargs)
 
     def call(self, inputs):
         """Reconstruct images in [-1, 1] through the generator; a pair batch (dict) uses its
@@ -167,12 +178,16 @@ class RedirectionGAN(keras.Model):
         zh_b = pick(head_a, cas(fa["z_h"], h_a, h_b), fb["z_h"])
         zid_a = tf.where(swap_id[:, None], fb["z_id"], fa["z_id"])
         zid_b = tf.where(swap_id[:, None], fa["z_id"], fb["z_id"])
-        x_hat = self.generator.decode(
-            ops.concatenate([zid_a, zid_b], 0), ops.concatenate([zg_a, zg_b], 0), ops.concatenate([zh_a, zh_b], 0)
-        )
+        target = {"z_id": ops.concatenate([zid_a, zid_b], 0), "z_g": ops.concatenate([zg_a, zg_b], 0),
+                  "z_h": ops.concatenate([zh_a, zh_b], 0)}
+        # The warp source of x_a_hat is x_b (never the image being rebuilt, whose zero flow
+        # would copy it), described by b's own unrotated features; and vice versa.
+        source = {k: ops.concatenate([fb[k], fa[k]], 0) for k in ("z_g", "z_h")}
+        parts = self.generator.synthesize(target, ops.concatenate([x_b, x_a], 0), source, return_parts=True)
         return {
             "x": ops.concatenate([x_a, x_b], 0),
-            "x_hat": x_hat,
+            "x_hat": parts["image"],
+            "flow": parts.get("flow"),
             "features": both,
             "gaze": ops.concatenate([g_a, g_b], 0),
             "head": ops.concatenate([h_a, h_b], 0),
@@ -189,9 +204,19 @@ class RedirectionGAN(keras.Model):
             "head_err": geometry.angular_error(f["head"], out["head"]),
             "psnr": psnr(out["x_hat"], out["x"]),
         }
+        lc = self.loss_config
+        if lc.eye > 0:
+            terms["eye"] = losses.eye_reconstruction(out["x_hat"], out["x"], self.eye_map)
+        if lc.flow_smooth > 0 and out.get("flow") is not None:
+            terms["flow_smooth"] = losses.flow_smoothness(out["flow"])
         if self.estimator is not None:
-            judged = self.estimator(out["x_hat"])
+            judged = self.estimator(out["x_hat"], return_features=lc.feature > 0)
             terms["consistency"] = losses.label(judged["gaze"], out["gaze"]) + losses.label(judged["head"], out["head"])
+            if lc.feature > 0:
+                real = self.estimator(out["x"], return_features=True)
+                real = tf.nest.map_structure(tf.stop_gradient, real)
+                terms["feature"] = (losses.feature_matching(judged["features"], real["features"])
+                                    + losses.label(judged["gaze"], real["gaze"]) + losses.label(judged["head"], real["head"]))
         return terms
 
     def adv_weight(self, step):
@@ -224,8 +249,9 @@ class RedirectionGAN(keras.Model):
             terms = self._generator_terms(out)
             adv = losses.generator_adversarial(self.discriminator(out["x_hat"]))
             per_image = lc.rec * terms["rec"] + lc.label * terms["label"] + lc.orth * terms["orth"] + adv_w * adv
-            if "consistency" in terms:
-                per_image += lc.consistency * terms["consistency"]
+            for name in _OPTIONAL_TERMS:
+                if name in terms:
+                    per_image += getattr(lc, name) * terms[name]
             g_loss = avg(per_image)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
