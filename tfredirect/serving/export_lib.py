@@ -1,6 +1,9 @@
 """Export a Redirector to SavedModel, TFLite (float32, float16, dynamic int8, full int8) and
-ONNX, written atomically: everything goes to a temporary folder renamed into place at the
-end, so an interrupted export leaves no half-written artifact.
+ONNX, written atomically: everything goes to a hidden temporary folder `.export-<name>-XXXX`
+beside the output, which replaces the output only when complete (an atomic exchange of the
+two folders, then the old one is deleted), so a kill at any moment leaves either the old or
+the new export, whole. Temporary folders of killed exports are removed by the next export
+into the same parent folder.
 
 Layout of the output folder:
     saved_model/                 SavedModel with signatures `estimate`, `redirect`, `redirect_labeled`
@@ -9,6 +12,9 @@ Layout of the output folder:
     export.json                  what was written, from which model, with which settings
 """
 
+import ctypes
+import errno
+import fcntl
 import json
 import os
 import shutil
@@ -100,6 +106,84 @@ def convert_onnx(saved_model_dir, endpoint, path, opset=17):
     return path
 
 
+TEMP_PREFIX = ".export-"
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def _exchange(a, b):
+    """Swap the paths `a` and `b` atomically (Linux renameat2 RENAME_EXCHANGE); False when
+    the system or file system does not support it."""
+    fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if fn is None:
+        return False
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), b)
+
+
+def _lock_dir(path):
+    """Hold an exclusive lock on the folder `path` (an open descriptor); None when another
+    process holds it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def clean_stale(out_dir):
+    """Remove the temporary folders that killed exports left beside `out_dir` (those no
+    live export holds locked); when `out_dir` itself is missing because an export was
+    killed between the two renames of the fallback replace, put the old export back.
+    Returns the removed paths."""
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    old_mark = f"{TEMP_PREFIX}{os.path.basename(os.path.abspath(out_dir))}-"
+    removed = []
+    for name in sorted(os.listdir(parent)) if os.path.isdir(parent) else []:
+        path = os.path.join(parent, name)
+        if not name.startswith(TEMP_PREFIX) or os.path.islink(path) or not os.path.isdir(path):
+            continue
+        fd = _lock_dir(path)
+        if fd is None:
+            continue
+        try:
+            suffix = name[len(old_mark):-len(".old")]
+            if name.startswith(old_mark) and name.endswith(".old") and "-" not in suffix and \
+                    not os.path.lexists(out_dir):
+                os.replace(path, out_dir)
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def install(tmp, out_dir):
+    """Put the finished folder `tmp` at `out_dir`. An existing `out_dir` is exchanged with
+    it atomically, then deleted; without atomic exchange it is renamed aside to
+    `<tmp>.old` first (a kill before the second rename is repaired by `clean_stale`)."""
+    if not os.path.lexists(out_dir):
+        os.replace(tmp, out_dir)
+        return
+    if _exchange(tmp, out_dir):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    old = tmp + ".old"
+    os.replace(out_dir, old)
+    try:
+        os.replace(tmp, out_dir)
+    except BaseException:
+        os.replace(old, out_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def parse_list(value, allowed, name):
     items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
     bad = [v for v in items if v not in allowed]
@@ -123,9 +207,13 @@ def export(redirector, out_dir, formats=FORMATS, quantize=("none",), representat
         raise ValueError("int8 quantization needs representative data (--representative)")
     if os.path.exists(out_dir) and not overwrite:
         raise ValueError(f"{out_dir} exists; pass --overwrite to replace it")
+    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"{out_dir} exists and is not a folder; refusing to replace it")
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    clean_stale(out_dir)
+    tmp = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.path.basename(os.path.abspath(out_dir))}-", dir=parent)
+    lock = _lock_dir(tmp)
     try:
         written = {}
         saved = write_saved_model(redirector, os.path.join(tmp, "saved_model"))
@@ -161,10 +249,10 @@ def export(redirector, out_dir, formats=FORMATS, quantize=("none",), representat
         with open(os.path.join(tmp, "export.json"), "w") as fh:
             json.dump(meta, fh, indent=2)
         os.chmod(tmp, 0o755)
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
+        install(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(lock)
     return {k: os.path.join(out_dir, v) for k, v in {**written, "metadata": "export.json"}.items()}
