@@ -15,6 +15,23 @@ if len(tf.config.get_logical_device_configuration(_cpus[0]) or []) < 2:
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+SHARED_REALDATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "realdata")
+SHARED_SKIP = "needs ../shared/realdata (not in a user's clone)"
+
+
+@pytest.fixture(scope="session")
+def shared_path():
+    """`shared_path(*parts)`: a path under ../shared/realdata beside the repository (real data
+    that is never copied into it); skips the calling test when it is not there."""
+
+    def get(*parts):
+        path = os.path.normpath(os.path.join(SHARED_REALDATA, *parts))
+        if not os.path.exists(path):
+            pytest.skip(f"{SHARED_SKIP}: {os.path.join('realdata', *parts)} is missing")
+        return path
+
+    return get
+
 
 def make_pair_batch(n, size, seed=0):
     """A dict of random pair records (uint8 images, radian labels) for model tests."""

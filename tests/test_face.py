@@ -1,16 +1,16 @@
 """In-the-wild photos: MTCNN detection, normalization and paste-back on a real photo
-(skimage.data.astronaut), manual landmarks, no-face errors, calibration files."""
+(skimage.data.astronaut), manual landmarks, no-face errors, calibration and face model files,
+and the generic face models against the real MPIIFaceGaze frame in ../shared (skipped without)."""
 
+import json
 import os
 
+import cv2
 import numpy as np
 import pytest
 from skimage import data
 
 from tfredirect import face, normalization
-
-REAL_CALIB = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "realdata", "mpii-example",
-                          "cameraCalib.xml")
 
 
 @pytest.fixture(scope="module")
@@ -89,17 +89,21 @@ def test_no_face_raises_naming_the_file(tmp_path):
     with pytest.raises(face.NoFaceError, match="holiday.jpg: no face found"):
         face.prepare_photo(blank, 64, source="holiday.jpg")
     assert issubclass(face.NoFaceError, ValueError)
-    with pytest.raises(ValueError, match="missing.png: cannot read image"):
+
+
+def test_load_photo_says_not_found_or_not_an_image(tmp_path, capfd):
+    with pytest.raises(FileNotFoundError, match=r"missing\.png: not found$"):
         face.load_photo(tmp_path / "missing.png")
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(ValueError, match=r"notes\.png: cannot read image$"):
+        face.load_photo(tmp_path / "notes.png")
+    assert "imread" not in capfd.readouterr().err  # no OpenCV warning on top of the error
 
 
 def test_cameras_default_and_from_calibration_file(tmp_path):
     cam = face.default_camera(480, 640)
     np.testing.assert_allclose(cam.matrix, [[640, 0, 320], [0, 640, 240], [0, 0, 1]])
     assert not cam.distorted
-    if os.path.exists(REAL_CALIB):
-        real = face.read_camera_xml(REAL_CALIB)
-        assert real.matrix[0, 0] == pytest.approx(994.735, abs=1e-3) and real.distortion.shape == (5,)
     bad = tmp_path / "calib.xml"
     bad.write_text('<?xml version="1.0"?>\n<opencv_storage>\n<camera_matrix type_id="opencv-matrix">'
                    "<rows>3</rows><cols>3</cols><dt>d</dt><data>1000. 0. 320. 0. 1000. 240. 0. 0. 1.</data>"
@@ -108,3 +112,96 @@ def test_cameras_default_and_from_calibration_file(tmp_path):
         face.read_camera_xml(bad)
     with pytest.raises(FileNotFoundError, match="nope.xml"):
         face.prepare_photo(data.astronaut(), 32, camera=str(tmp_path / "nope.xml"))
+
+
+def test_real_calibration_file(shared_path):
+    real = face.read_camera_xml(shared_path("mpii-example", "cameraCalib.xml"))
+    assert real.matrix[0, 0] == pytest.approx(994.735, abs=1e-3) and real.distortion.shape == (5,)
+
+
+def test_face_model_files_in_both_layouts_and_their_errors(tmp_path, astronaut):
+    model = face.FACE_MODEL_5 * 1.1
+    model[2] += (0.0, -6.0, -8.0)  # a nose tip higher and further out: another head pose
+    rows, columns = tmp_path / "rows.txt", tmp_path / "columns.txt"
+    np.savetxt(rows, model)
+    np.savetxt(columns, model.T)  # 3 x K, as MPIIFaceGaze's faceModelGeneric.txt
+    (tmp_path / "commas.txt").write_text("\n".join(",".join(f"{v:.6f}" for v in row) for row in model))
+    for path in (rows, columns, tmp_path / "commas.txt"):
+        np.testing.assert_allclose(face.read_face_model(path), model, atol=1e-6)
+    np.savetxt(tmp_path / "four.txt", model[:4])
+    (tmp_path / "text.txt").write_text("a b c\n")
+    (tmp_path / "ragged.txt").write_text("1 2 3\n4 5\n")
+    for name, message in (("four.txt", "5 or 6 points"), ("text.txt", "must be numbers"),
+                          ("ragged.txt", "same number")):
+        with pytest.raises(ValueError, match=f"{name}: .*{message}"):
+            face.read_face_model(tmp_path / name)
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        face.read_face_model(tmp_path / "nope.txt")
+    # a model file is used as given, and must have one row per landmark
+    lm5 = np.array([[204.0, 100.0], [245.0, 102.0], [224.0, 126.0], [202.0, 139.0], [244.0, 140.0]])  # MTCNN's
+    from_file = face.prepare_photo(astronaut, 32, landmarks=lm5, face_model=rows)
+    direct = face.prepare_photo(astronaut, 32, landmarks=lm5, face_model=model)
+    generic = face.prepare_photo(astronaut, 32, landmarks=lm5)
+    np.testing.assert_allclose(from_file.head, direct.head, atol=1e-6)
+    assert np.abs(from_file.head - generic.head).max() > 1e-3
+    with pytest.raises(ValueError, match=r"face model has shape \(6, 3\) but there are 5 landmarks"):
+        face.prepare_photo(astronaut, 32, landmarks=lm5, face_model=face.FACE_MODEL_6)
+
+
+def test_five_and_six_point_models_share_frame_and_face_centre():
+    m5, m6 = face.FACE_MODEL_5, face.FACE_MODEL_6
+    centre5 = face.CENTRE_WEIGHTS[5] @ m5 / face.CENTRE_WEIGHTS[5].sum()
+    centre6 = face.CENTRE_WEIGHTS[6] @ m6 / face.CENTRE_WEIGHTS[6].sum()
+    np.testing.assert_allclose(centre5, centre6, atol=1e-9)  # the normalized patch is centred alike
+    np.testing.assert_array_equal(m5[3:], m6[4:])  # the same mouth corners
+    for eye, corners in ((m5[0], m6[:2]), (m5[1], m6[2:4])):
+        np.testing.assert_allclose(eye[1:], corners[:, 1:].mean(0), atol=1e-9)  # on the eye-corner line
+        assert corners[:, 0].min() < eye[0] < corners[:, 0].max()
+    for m in (m5, m6):  # mirror-symmetric about x = 0
+        mirrored = m[[1, 0, 2, 4, 3]] if len(m) == 5 else m[[3, 2, 1, 0, 5, 4]]
+        np.testing.assert_allclose(mirrored * [-1, 1, 1], m, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def mpii(shared_path):
+    root = shared_path("mpii-example")
+    with open(os.path.join(root, "annotation.json")) as fh:
+        ann = json.load(fh)
+    return {
+        "image": face.load_photo(os.path.join(root, ann["image"])),
+        "camera": face.read_camera_xml(os.path.join(root, "cameraCalib.xml")),
+        "model": face.read_face_model(os.path.join(root, "faceModelGeneric.txt")),
+        "landmarks": np.array(ann["landmarks_2d_px"], np.float64),
+    }
+
+
+def _head_pose_deg(m, landmarks, model):
+    nf = face.prepare_photo(m["image"], 64, camera=m["camera"], landmarks=landmarks, face_model=model)
+    rvec, tvec = normalization.estimate_head_pose(landmarks, model, m["camera"])
+    projected = cv2.projectPoints(np.asarray(model, np.float64), rvec, tvec, m["camera"].matrix,
+                                  m["camera"].distortion)[0].reshape(-1, 2)
+    return np.degrees(nf.head), float(np.sqrt(np.mean(np.sum((projected - landmarks) ** 2, axis=1))))
+
+
+def _angle_deg(a, b):
+    from tfredirect import geometry
+
+    return float(geometry.angular_error(np.radians([a]).astype(np.float32), np.radians([b]).astype(np.float32))[0])
+
+
+def test_generic_six_point_model_gives_the_reference_head_pose_on_a_real_frame(mpii):
+    reference, ref_rms = _head_pose_deg(mpii, mpii["landmarks"], mpii["model"])
+    np.testing.assert_allclose(reference, [1.71, 6.71], atol=0.02)  # the example's own generic model
+    generic, rms = _head_pose_deg(mpii, mpii["landmarks"], face.FACE_MODEL_6)
+    assert _angle_deg(generic, reference) < 2.0 and np.abs(generic - reference).max() < 2.0, (generic, reference)
+    assert rms < 1.5 and ref_rms < 1.5  # the model fits the six landmarks as well as the reference does
+
+
+def test_generic_five_point_model_on_detected_landmarks_of_a_real_frame(mpii):
+    _, _, lm5 = face.detect_face(mpii["image"])
+    # MTCNN's eye centres lie between the annotated eye corners, its mouth corners on them
+    np.testing.assert_allclose(lm5[[0, 1]], [mpii["landmarks"][0:2].mean(0), mpii["landmarks"][2:4].mean(0)], atol=6)
+    np.testing.assert_allclose(lm5[[3, 4]], mpii["landmarks"][4:], atol=3)
+    reference, _ = _head_pose_deg(mpii, mpii["landmarks"], mpii["model"])
+    five, rms = _head_pose_deg(mpii, lm5, face.FACE_MODEL_5)
+    assert _angle_deg(five, reference) < 4.0 and rms < 2.0, (five, reference, rms)

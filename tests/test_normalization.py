@@ -1,5 +1,6 @@
 """Data normalization (ETRA 2018) on the real MPIIFaceGaze-style frame and on exact synthetic
-geometry; paste-back. The real frame is read from ../shared/realdata (never copied here)."""
+geometry; paste-back. The real frame is read from ../shared/realdata (never copied here); its
+tests skip without it."""
 
 import json
 import os
@@ -11,18 +12,15 @@ import pytest
 from tfredirect import face, normalization
 from tfredirect.normalization import Camera
 
-REAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "realdata", "mpii-example")
-needs_real = pytest.mark.skipif(not os.path.isdir(REAL), reason="../shared/realdata/mpii-example not present")
-
-
 @pytest.fixture(scope="module")
-def real():
-    with open(os.path.join(REAL, "annotation.json")) as f:
+def real(shared_path):
+    root = shared_path("mpii-example")
+    with open(os.path.join(root, "annotation.json")) as f:
         ann = json.load(f)
     return {
-        "image": face.load_photo(os.path.join(REAL, ann["image"])),
-        "camera": face.read_camera_xml(os.path.join(REAL, "cameraCalib.xml")),
-        "model": np.loadtxt(os.path.join(REAL, "faceModelGeneric.txt")).T,  # (6, 3) mm
+        "image": face.load_photo(os.path.join(root, ann["image"])),
+        "camera": face.read_camera_xml(os.path.join(root, "cameraCalib.xml")),
+        "model": np.loadtxt(os.path.join(root, "faceModelGeneric.txt")).T,  # (6, 3) mm
         "landmarks": np.array(ann["landmarks_2d_px"], np.float64),
         "target": np.array(ann["gaze_target_3d_mm"], np.float64),
     }
@@ -34,7 +32,6 @@ def real_face(real):
                                    gaze_target=real["target"])
 
 
-@needs_real
 def test_real_frame_gaze_label_matches_its_3d_target(real, real_face):
     # by hand, following the ETRA 2018 reference procedure step by step
     cam = real["camera"]
@@ -63,7 +60,6 @@ def test_real_frame_gaze_label_matches_its_3d_target(real, real_face):
     assert real_face.patch.shape == (224, 224, 3) and real_face.patch.dtype == np.uint8
 
 
-@needs_real
 def test_real_frame_patch_landmarks_land_where_the_normalized_camera_predicts(real, real_face):
     rvec, tvec = normalization.estimate_head_pose(real["landmarks"], real["model"], real["camera"])
     points = real["model"] @ cv2.Rodrigues(rvec)[0].T + tvec
@@ -85,7 +81,6 @@ def test_real_frame_patch_landmarks_land_where_the_normalized_camera_predicts(re
     assert np.abs(ref.astype(int) - real_face.patch).mean() < 1.0
 
 
-@needs_real
 def test_real_frame_paste_back_of_the_unaltered_patch(real, real_face):
     back = normalization.paste_back(real["image"], real_face, real_face.patch)
     changed = (back != real["image"]).any(axis=2)

@@ -22,27 +22,38 @@ import numpy as np
 from tfredirect import normalization
 from tfredirect.normalization import Camera
 
-# Generic 3-D landmark models in mm: x to the person's left, y down, z into the head
-# (origin between the eyes). Derived from adult anthropometric means, not from any dataset:
-# interpupillary distance 63, biocular (outer canthi) width 90, intercanthal width 33,
-# mouth width 52, eye line to mouth corners 70, nose tip 36 below the eye line and ~19 in
-# front of the pupils / ~27 in front of the mouth corners; the outer eye corners and the
-# mouth corners lie deeper than the pupils. Good to a few degrees of head pose: use your
-# own model (e.g. MPIIFaceGaze's faceModelGeneric.txt) when you have one.
-FACE_MODEL_5 = np.array([
-    [-31.5, 0.0, 0.0],    # right eye centre (pupil)
-    [31.5, 0.0, 0.0],     # left eye centre
-    [0.0, 36.0, -19.0],   # nose tip
-    [-26.0, 70.0, 8.0],   # right mouth corner
-    [26.0, 70.0, 8.0],    # left mouth corner
-])
+# Generic 3-D landmark models in mm: x to the person's left, y down, z into the head; the
+# origin is the mean of the four eye corners, which with the mouth corners span the z = 0 plane.
+#
+# FACE_MODEL_6 is the generic 6-point face model of MPIIGaze (Zhang, Sugano, Fritz, Bulling,
+# CVPR 2015 and TPAMI 2017: the mean 3-D eye and mouth corners of its participants, made
+# symmetric), which the ETRA 2018 normalization code ships as faceModelGeneric and which is
+# reproduced in many gaze code bases; here in its own convention, rounded to 0.01 mm. Its
+# corners are where landmark detectors put them (inner corners 42.6 mm apart, outer 90.2 mm),
+# not the anatomical canthi (intercanthal width about 33 mm). Six nearly coplanar points make
+# the head pose ill-conditioned: a few millimetres of width turn into degrees of yaw or pitch.
+# An earlier model built from anthropometric means (intercanthal 33, mouth corners 8 mm
+# deeper than the inner eye corners) was 10 deg off on a real MPIIFaceGaze frame.
 FACE_MODEL_6 = np.array([
-    [-45.0, 0.0, 9.0],    # right eye outer corner
-    [-16.5, 0.0, 1.0],    # right eye inner corner
-    [16.5, 0.0, 1.0],     # left eye inner corner
-    [45.0, 0.0, 9.0],     # left eye outer corner
-    [-26.0, 70.0, 8.0],   # right mouth corner
-    [26.0, 70.0, 8.0],    # left mouth corner
+    [-45.10, -0.48, 2.40],   # right eye outer corner
+    [-21.31, 0.48, -2.40],   # right eye inner corner
+    [21.31, 0.48, -2.40],    # left eye inner corner
+    [45.10, -0.48, 2.40],    # left eye outer corner
+    [-26.30, 68.60, 0.0],    # right mouth corner
+    [26.30, 68.60, 0.0],     # left mouth corner
+])
+# FACE_MODEL_5 in the same frame: the eye centres (pupils, as MTCNN marks them) at the
+# adult mean interpupillary distance of 63 mm on the eye-corner line, at the corners' mean
+# height and depth; the mouth corners of FACE_MODEL_6; the nose tip 36 mm below the eye line
+# and 27 mm in front of the eyes and mouth corners (anthropometric means). So both models have
+# the same face centre (CENTRE_WEIGHTS). Good to a few degrees of head pose: use your own
+# model (`read_face_model`, e.g. a subject-specific one) when you have one.
+FACE_MODEL_5 = np.array([
+    [-31.5, 0.0, 0.0],       # right eye centre (pupil)
+    [31.5, 0.0, 0.0],        # left eye centre
+    [0.0, 36.0, -27.0],      # nose tip
+    [-26.30, 68.60, 0.0],    # right mouth corner
+    [26.30, 68.60, 0.0],     # left mouth corner
 ])
 # Face centre weights: the mean of the six MPIIFaceGaze points. With five points each eye
 # centre stands for its two corners and the nose is left out, so both agree.
@@ -55,8 +66,12 @@ class NoFaceError(ValueError):
 
 
 def load_photo(path):
-    """uint8 RGB image from a file, with an error naming it when it cannot be read."""
-    image = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
+    """uint8 RGB image from a file. Raises FileNotFoundError "<path>: not found" when there is
+    no such file and ValueError "<path>: cannot read image" when it is not an image."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: not found")
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"{path}: cannot read image")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
@@ -115,6 +130,32 @@ def read_camera_xml(path):
         raise ValueError(f"{path}: {e}") from None
 
 
+def read_face_model(path):
+    """A 3-D landmark model (K, 3) mm, K = 5 or 6 in this module's landmark order and axes,
+    from a text file of K rows x 3 columns or 3 rows x K columns (MPIIFaceGaze's
+    faceModelGeneric.txt layout), whitespace or comma separated."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: face model file not found")
+    with open(path) as fh:
+        text = fh.read().replace(",", " ")
+    try:
+        rows = [[float(v) for v in line.split()] for line in text.splitlines() if line.strip()]
+    except ValueError:
+        raise ValueError(f"{path}: face model must be numbers, K rows of x y z (mm)") from None
+    if not rows or len({len(r) for r in rows}) != 1:
+        raise ValueError(f"{path}: face model rows must all have the same number of values")
+    model = np.array(rows)
+    if model.ndim == 2 and model.shape[0] == 3 and model.shape[1] in CENTRE_WEIGHTS:
+        model = model.T
+    if model.ndim != 2 or model.shape[1] != 3 or model.shape[0] not in CENTRE_WEIGHTS:
+        raise ValueError(f"{path}: face model must be 5 or 6 points of x y z (K x 3 or 3 x K), "
+                         f"got shape {model.shape}")
+    if not np.all(np.isfinite(model)):
+        raise ValueError(f"{path}: face model contains NaN or inf")
+    return model
+
+
 def prepare_photo(image_rgb, size, camera=None, landmarks=None, face_model=None, gaze_target=None, source=None,
                   **normalize_kwargs):
     """Normalize the face in a photo: `normalization.NormalizedFace` with a (size, size)
@@ -122,8 +163,9 @@ def prepare_photo(image_rgb, size, camera=None, landmarks=None, face_model=None,
 
     camera: a Camera, a calibration file path (`read_camera_xml`) or None (`default_camera`).
     landmarks: 5 or 6 points (module docstring order) to skip detection; face_model: (K, 3)
-    mm for them (default FACE_MODEL_5 / FACE_MODEL_6). gaze_target, normalize_kwargs:
-    passed to `normalization.normalize`. Raises NoFaceError naming `source` if no face.
+    mm for them (default FACE_MODEL_5 / FACE_MODEL_6), or a file for `read_face_model`.
+    gaze_target, normalize_kwargs: passed to `normalization.normalize`. Raises NoFaceError
+    naming `source` if no face.
     """
     image = np.asarray(image_rgb)
     if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
@@ -140,5 +182,11 @@ def prepare_photo(image_rgb, size, camera=None, landmarks=None, face_model=None,
         raise ValueError(f"landmarks must be 5 or 6 points (see tfredirect.face), got {len(landmarks)}")
     if face_model is None:
         face_model = FACE_MODEL_5 if len(landmarks) == 5 else FACE_MODEL_6
+    elif isinstance(face_model, (str, os.PathLike)):
+        face_model = read_face_model(face_model)
+    face_model = np.asarray(face_model, np.float64)
+    if face_model.shape != (len(landmarks), 3):
+        raise ValueError(f"the face model has shape {face_model.shape} but there are {len(landmarks)} landmarks: "
+                         f"it needs one x y z row per landmark, in the same order")
     return normalization.normalize(image, landmarks, face_model, camera, size, gaze_target=gaze_target,
                                    centre_weights=CENTRE_WEIGHTS[len(landmarks)], **normalize_kwargs)

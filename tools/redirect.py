@@ -3,9 +3,10 @@
     python tools/redirect.py --model runs/demo/redirector.keras --image photo.jpg \
         --gaze 0 -20 --head 0 15 --paste-back --out_dir out/
 
-Detects the face and five landmarks (MTCNN, offline), estimates the head pose (solvePnP with
-a generic 3-D face model and the camera from --calibration, else a default from the image
-size), normalizes the face (Zhang et al., ETRA 2018), redirects it, and writes
+Detects the face and five landmarks (MTCNN, offline; or takes 5 or 6 from --landmarks),
+estimates the head pose (solvePnP with the generic 3-D face model of tfredirect.face or
+--face_model, and the camera from --calibration, else a default from the image size),
+normalizes the face (Zhang et al., ETRA 2018), redirects it, and writes
 <name>_normalized.png (normalized input | redirected). With --paste-back it also writes
 <name>_pasted.png, the photo with the redirected face warped back and blended in; with
 --sweep, <name>_sweep.png (gaze and head sweeps). Angles are pitch and yaw in DEGREES in the
@@ -33,6 +34,8 @@ def parse_args(argv):
     p.add_argument("--paste-back", dest="paste_back", action="store_true", help="write the photo with the new face")
     p.add_argument("--landmarks", help="5 or 6 points 'x1,y1,...' (or a JSON/text file) instead of detection")
     p.add_argument("--calibration", help="OpenCV XML/YAML with camera_matrix and cam_distortion")
+    p.add_argument("--face_model", help="3-D model (mm) of the 5 or 6 landmarks instead of the generic one: a text "
+                   "file of K rows x y z or 3 rows of K (MPIIFaceGaze's faceModelGeneric.txt layout)")
     p.add_argument("--distance", type=float, default=600.0, help="normalized camera distance, mm (ETH-XGaze: 600)")
     p.add_argument("--out_dir", default=".", help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -70,9 +73,6 @@ def degrees_to_targets(value, name, batch):
 
 def main(argv=None):
     args = parse_args(argv)
-    from tfredirect import face, normalization, visualize
-    from tfredirect.serving.checkpoints import load_generator
-
     stem = os.path.splitext(os.path.basename(args.image))[0]
     outputs = {"normalized": os.path.join(args.out_dir, f"{stem}_normalized.png")}
     if args.paste_back:
@@ -80,15 +80,32 @@ def main(argv=None):
     if args.sweep:
         outputs["sweep"] = os.path.join(args.out_dir, f"{stem}_sweep.png")
     try:
+        # the inputs are checked before TensorFlow is imported and the model loaded: a bad
+        # path or argument fails at once
         existing = [p for p in outputs.values() if os.path.exists(p)]
         if existing and not args.overwrite:
             raise ValueError(f"{', '.join(existing)} exist(s); pass --overwrite to replace")
+        if not os.path.isfile(args.image):
+            raise FileNotFoundError(f"{args.image}: not found")
         gaze = degrees_to_targets(args.gaze, "gaze", 1)
         head = degrees_to_targets(args.head, "head", 1)
-        model = load_generator(args.model)
-        photo = face.load_photo(args.image)
         landmarks = read_landmarks(args.landmarks) if args.landmarks else None
-        nf = face.prepare_photo(photo, model.image_size, camera=args.calibration, landmarks=landmarks,
+
+        from tfredirect import face
+
+        photo = face.load_photo(args.image)
+        camera = face.read_camera_xml(args.calibration) if args.calibration else None
+        face_model = face.read_face_model(args.face_model) if args.face_model else None
+        points = 5 if landmarks is None else len(landmarks)
+        if face_model is not None and len(face_model) != points:
+            given = "--landmarks gives" if landmarks is not None else "face detection gives (pass --landmarks for 6)"
+            raise ValueError(f"--face_model {args.face_model} has {len(face_model)} points but {given} {points}")
+
+        from tfredirect import normalization, visualize
+        from tfredirect.serving.checkpoints import load_generator
+
+        model = load_generator(args.model)
+        nf = face.prepare_photo(photo, model.image_size, camera=camera, landmarks=landmarks, face_model=face_model,
                                 source=args.image, distance=args.distance)
         patch = nf.patch[None]
         est_gaze, est_head = (np.asarray(v) for v in model.estimate(patch))

@@ -1,14 +1,21 @@
+"""tools/export.py and the standalone export/redirect_image.py on photos: skimage's astronaut
+(always) and the real MPIIFaceGaze frame in ../shared (skipped without it)."""
+
 import json
 import os
+import subprocess
+import sys
 
 import cv2
 import pytest
 import tensorflow as tf
+from skimage import data
 
 from tfredirect.config import preset
 from tfredirect.training import RedirectionGAN
 
-REALDATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "realdata", "mpii-example")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "export", "redirect_image.py")
 
 
 @pytest.fixture(scope="module")
@@ -16,9 +23,25 @@ def tiny_model(tiny_redirector_file):
     return str(tiny_redirector_file)
 
 
-def test_export_cli_and_standalone_script_on_a_real_photo(tool, tiny_model, tmp_path):
-    out = tmp_path / "exp"
-    res = tool("export", f"--checkpoint={tiny_model}", f"--out_dir={out}", "--formats=tflite", "--quantize=none,dynamic")
+@pytest.fixture(scope="module")
+def exported(tiny_model, tmp_path_factory):
+    """tools/export.py run once: (its CompletedProcess, the output folder)."""
+    out = tmp_path_factory.mktemp("export") / "exp"
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "export.py"), f"--checkpoint={tiny_model}", f"--out_dir={out}",
+           "--formats=tflite", "--quantize=none,dynamic"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT), out
+
+
+def _redirect_image(model, image, crop, out, gaze="-20"):
+    cmd = [sys.executable, SCRIPT, "--model", str(model), "--image", str(image),
+           "--crop", *(str(v) for v in crop), "--gaze_deg", "5", gaze, "--head_deg", "0", "10", "--out", str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_export_cli_writes_tflite_files_with_parity(exported):
+    res, out = exported
     assert res.returncode == 0, res.stderr
     assert "redirector_float32.tflite" in res.stdout and "MB" in res.stdout
     assert sorted(os.listdir(out)) == ["export.json", "redirector_dynamic_int8.tflite", "redirector_float32.tflite"]
@@ -26,28 +49,41 @@ def test_export_cli_and_standalone_script_on_a_real_photo(tool, tiny_model, tmp_
     assert "tflite_none" in res.stdout and "MISSED" not in res.stdout
     assert set(json.load(open(out / "export.json"))["parity"]) == {"tflite_none", "tflite_dynamic"}
 
-    ann = json.load(open(os.path.join(REALDATA, "annotation.json")))
+
+@pytest.mark.slow
+def test_standalone_script_on_the_astronaut_photo(exported, tmp_path):
+    res, out = exported
+    assert res.returncode == 0, res.stderr
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    crop = (170, 55, 110, 110)  # around MTCNN's face box (x 182..265, y 64..171)
+    png = tmp_path / "redirected.png"
+    res = _redirect_image(out / "redirector_float32.tflite", photo, crop, png)
+    assert res.returncode == 0, res.stderr
+    assert "wrote" in res.stdout
+    assert cv2.imread(str(png)).shape == (32, 64, 3)  # input | redirected, 32 px each
+    res = _redirect_image(out / "redirector_float32.tflite", photo, crop, png)
+    assert res.returncode != 0 and "exists" in res.stderr
+    res = _redirect_image(out / "redirector_float32.tflite", photo, crop, tmp_path / "x.png", gaze="400")
+    assert res.returncode != 0 and "gaze_deg" in res.stderr and not (tmp_path / "x.png").exists()
+    res = _redirect_image(out / "redirector_float32.tflite", photo, (400, 400, 200, 200), tmp_path / "y.png")
+    assert res.returncode != 0 and "outside" in res.stderr and not (tmp_path / "y.png").exists()
+
+
+@pytest.mark.slow
+def test_standalone_script_on_the_real_frame(exported, tmp_path, shared_path):
+    root = shared_path("mpii-example")
+    res, out = exported
+    assert res.returncode == 0, res.stderr
+    ann = json.load(open(os.path.join(root, "annotation.json")))
     xs = [p[0] for p in ann["landmarks_2d_px"]]
     ys = [p[1] for p in ann["landmarks_2d_px"]]
     cx, cy, half = (min(xs) + max(xs)) // 2, (min(ys) + max(ys)) // 2, int(0.8 * (max(xs) - min(xs)))
     png = tmp_path / "redirected.png"
-    import subprocess
-    import sys
-
-    cmd = [sys.executable, os.path.join(os.path.dirname(__file__), "..", "..", "export", "redirect_image.py"),
-           "--model", str(out / "redirector_float32.tflite"), "--image", os.path.join(REALDATA, "day01_0087.jpg"),
-           "--crop", str(cx - half), str(cy - half), str(2 * half), str(2 * half),
-           "--gaze_deg", "5", "-20", "--head_deg", "0", "10", "--out", str(png)]
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    res = _redirect_image(out / "redirector_float32.tflite", os.path.join(root, "day01_0087.jpg"),
+                          (cx - half, cy - half, 2 * half, 2 * half), png)
     assert res.returncode == 0, res.stderr
-    assert "wrote" in res.stdout
     assert cv2.imread(str(png)).shape == (32, 64, 3)
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    assert res.returncode != 0 and "exists" in res.stderr
-    bad = cmd[:-2] + ["--out", str(tmp_path / "x.png")]
-    bad[bad.index("--gaze_deg") + 2] = "400"
-    res = subprocess.run(bad, capture_output=True, text=True)
-    assert res.returncode != 0 and "gaze_deg" in res.stderr and not (tmp_path / "x.png").exists()
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,15 @@
+"""tools/redirect.py on photos: skimage's astronaut (always) and the real MPIIFaceGaze frame in
+../shared (skipped without it)."""
+
 import os
+import re
 
 import cv2
 import numpy as np
 import pytest
 from skimage import data
 
-
-REALDATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "realdata", "mpii-example")
+ASTRONAUT_LANDMARKS = [[204, 100], [245, 102], [224, 126], [202, 139], [244, 140]]  # MTCNN's, 5-point order
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +21,7 @@ def files(tmp_path_factory, tiny_redirector_file):
     return root
 
 
+@pytest.mark.slow
 def test_astronaut_detect_normalize_redirect_paste_back(tool, files, tmp_path):
     res = tool("redirect", "--model", str(files / "redirector.keras"), "--image", str(files / "astronaut.png"),
                "--gaze", "0", "-20", "--head", "0", "15", "--paste-back", "--sweep", "--out_dir", str(tmp_path))
@@ -38,6 +42,7 @@ def test_astronaut_detect_normalize_redirect_paste_back(tool, files, tmp_path):
     assert again.returncode != 0 and "overwrite" in again.stderr
 
 
+@pytest.mark.slow
 def test_no_face_fails_and_writes_nothing(tool, files, tmp_path):
     out = tmp_path / "out"
     res = tool("redirect", "--model", str(files / "redirector.keras"), "--image", str(files / "coffee.png"),
@@ -46,12 +51,69 @@ def test_no_face_fails_and_writes_nothing(tool, files, tmp_path):
     assert not out.exists()
 
 
-def test_manual_landmarks_and_calibration_on_the_real_frame(tool, files, tmp_path):
-    res = tool("redirect", "--model", str(files / "redirector.keras"), "--image", os.path.join(REALDATA, "day01_0087.jpg"),
-               "--landmarks", os.path.join(REALDATA, "annotation.json"), "--calibration",
-               os.path.join(REALDATA, "cameraCalib.xml"), "--head", "0", "10", "--out_dir", str(tmp_path))
+def _printed_head_pose(stdout):
+    match = re.search(r"head pose from the landmarks \(([-+][0-9.]+), ([-+][0-9.]+)\) deg", stdout)
+    assert match, stdout
+    return np.array([float(match[1]), float(match[2])])
+
+
+def test_manual_landmarks_calibration_and_face_model_on_the_astronaut(tool, files, tmp_path):
+    from tfredirect import face
+    from tfredirect.normalization import Camera
+
+    camera = Camera([[700.0, 0, 250], [0, 700.0, 260], [0, 0, 1]], [0.02, -0.05, 0.0, 0.0, 0.0])
+    calib = tmp_path / "calib.xml"
+    fs = cv2.FileStorage(str(calib), cv2.FILE_STORAGE_WRITE)
+    fs.write("camera_matrix", camera.matrix)
+    fs.write("cam_distortion", camera.distortion.reshape(1, -1))
+    fs.release()
+    model = face.FACE_MODEL_5 * 1.05
+    model[2] += (0.0, -10.0, -6.0)  # the nose tip 10 mm higher: about 6 deg more pitch
+    np.savetxt(tmp_path / "model.txt", model.T)  # 3 x K
+    landmarks = ",".join(f"{v}" for p in ASTRONAUT_LANDMARKS for v in p)
+    base = ["--model", str(files / "redirector.keras"), "--image", str(files / "astronaut.png"),
+            "--landmarks", landmarks, "--calibration", str(calib), "--head", "0", "10"]
+    res = tool("redirect", *base, "--face_model", str(tmp_path / "model.txt"), "--out_dir", str(tmp_path / "a"))
     assert res.returncode == 0, res.stderr
-    assert (tmp_path / "day01_0087_normalized.png").exists()
+    expected = face.prepare_photo(data.astronaut(), 32, camera=camera, landmarks=ASTRONAUT_LANDMARKS,
+                                  face_model=model).head
+    np.testing.assert_allclose(_printed_head_pose(res.stdout), np.degrees(expected), atol=0.051)
+    generic = face.prepare_photo(data.astronaut(), 32, camera=camera, landmarks=ASTRONAUT_LANDMARKS).head
+    assert np.abs(np.degrees(generic - expected)).max() > 3.0  # the face model made a difference
+    assert (tmp_path / "a" / "astronaut_normalized.png").exists()
+    # a model that does not fit the landmarks is refused before the redirector is loaded
+    np.savetxt(tmp_path / "six.txt", face.FACE_MODEL_6)
+    res = tool("redirect", *base, "--face_model", str(tmp_path / "six.txt"), "--out_dir", str(tmp_path / "b"))
+    assert res.returncode == 1 and "six.txt has 6 points but --landmarks gives 5" in res.stderr, res.stderr
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("image, message", [("missing.jpg", "missing.jpg: not found"),
+                                            ("notes.png", "notes.png: cannot read image")])
+def test_bad_image_fails_before_the_model_loads(tool, tmp_path, image, message):
+    (tmp_path / "notes.png").write_text("not an image")
+    # the model path does not exist either: the image is checked first
+    res = tool("redirect", "--model", str(tmp_path / "no_model.keras"), "--image", str(tmp_path / image),
+               "--out_dir", str(tmp_path / "o"))
+    assert res.returncode == 1 and res.stderr.strip().endswith(f"redirect.py: error: {tmp_path / message}"), res.stderr
+    assert "imread" not in res.stderr and "no_model" not in res.stderr  # no OpenCV warning, no model error
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_real_frame_with_its_landmarks_calibration_and_face_model(tool, files, tmp_path, shared_path):
+    root = shared_path("mpii-example")
+    base = ["--model", str(files / "redirector.keras"), "--image", os.path.join(root, "day01_0087.jpg"),
+            "--landmarks", os.path.join(root, "annotation.json"), "--calibration",
+            os.path.join(root, "cameraCalib.xml"), "--head", "0", "10"]
+    res = tool("redirect", *base, "--face_model", os.path.join(root, "faceModelGeneric.txt"),
+               "--out_dir", str(tmp_path / "own"))
+    assert res.returncode == 0, res.stderr
+    np.testing.assert_allclose(_printed_head_pose(res.stdout), [1.7, 6.7], atol=0.051)  # the reference pose
+    assert (tmp_path / "own" / "day01_0087_normalized.png").exists()
+    res = tool("redirect", *base, "--out_dir", str(tmp_path / "generic"))
+    assert res.returncode == 0, res.stderr
+    np.testing.assert_allclose(_printed_head_pose(res.stdout), [1.7, 6.7], atol=2.0)  # the generic 6-point model
 
 
 @pytest.mark.parametrize("args, message", [
