@@ -90,13 +90,16 @@ class Decoder(keras.Model):
             x = stage(x)
             if self.kind == "warp" and i == self.flow_stage:
                 coarse_flow = self.max_flow * ops.tanh(self.to_flow(x))
-        rgb = ops.tanh(self.to_rgb(x))
+        # outputs in float32 whatever the compute dtype (mixed_bfloat16 training): pixel
+        # coordinates and losses need the precision
+        rgb = ops.cast(ops.tanh(self.to_rgb(x)), "float32")
         if self.kind == "rgb":
             return {"image": rgb} if return_parts else rgb
         size = (self.image_size, self.image_size)
+        coarse_flow = ops.cast(coarse_flow, "float32")
         flow = coarse_flow if self.flow_stride == 1 else ops.image.resize(coarse_flow, size, interpolation="bilinear")
-        mask = ops.sigmoid(self.to_mask(x))
-        warped = warp(ops.cast(source_image, rgb.dtype), flow)
+        mask = ops.cast(ops.sigmoid(self.to_mask(x)), "float32")
+        warped = warp(ops.cast(source_image, "float32"), flow)
         image = mask * warped + (1.0 - mask) * rgb
         if not return_parts:
             return image

@@ -17,8 +17,8 @@ class PitchYawHead(keras.layers.Layer):
     def __init__(self, hidden, **kwargs):
         super().__init__(**kwargs)
         self.hidden = int(hidden)
-        self.fc1 = layers.Dense(self.hidden)
-        self.fc2 = layers.Dense(2)
+        self.fc1 = layers.Dense(self.hidden, dtype=self.dtype_policy)
+        self.fc2 = layers.Dense(2, dtype=self.dtype_policy)
 
     def build(self, input_shape):
         flat = (input_shape[0], input_shape[-2] * input_shape[-1])
@@ -44,11 +44,14 @@ class IrrelevantAttributeDecomposition(keras.Model):
         super().__init__(**kwargs)
         self.face_dim, self.split_dim = int(face_dim), int(split_dim)
         self.id_dim, self.rot_dim, self.head_hidden = int(id_dim), int(rot_dim), int(head_hidden)
-        self.decomposer = layers.Dense(2 * self.split_dim)
-        self.fc_identity = layers.Dense(self.id_dim)
-        self.fc_rotatable = layers.Dense(2 * 3 * self.rot_dim)
-        self.gaze_head = PitchYawHead(self.head_hidden)
-        self.head_head = PitchYawHead(self.head_hidden)
+        # sub-layers take this model's dtype policy (the redirector keeps IAD in float32
+        # under mixed_bfloat16: angles and rotatable features need the precision)
+        dtype = self.dtype_policy
+        self.decomposer = layers.Dense(2 * self.split_dim, dtype=dtype)
+        self.fc_identity = layers.Dense(self.id_dim, dtype=dtype)
+        self.fc_rotatable = layers.Dense(2 * 3 * self.rot_dim, dtype=dtype)
+        self.gaze_head = PitchYawHead(self.head_hidden, dtype=dtype)
+        self.head_head = PitchYawHead(self.head_hidden, dtype=dtype)
 
     def build(self, input_shape=None):
         self.decomposer.build((None, self.face_dim))

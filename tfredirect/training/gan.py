@@ -219,6 +219,10 @@ class RedirectionGAN(keras.Model):
                                     + losses.label(judged["gaze"], real["gaze"]) + losses.label(judged["head"], real["head"]))
         return terms
 
+    def _critic(self, images):
+        """Discriminator logits in float32 (its compute dtype may be bfloat16)."""
+        return ops.cast(self.discriminator(images), "float32")
+
     def adv_weight(self, step):
         """Adversarial weight at `step`: 0 before gan_start, then a linear ramp to `adv`."""
         lc = self.loss_config
@@ -247,7 +251,7 @@ class RedirectionGAN(keras.Model):
         with tf.GradientTape() as tape:
             out = self.swap_forward(data, head_a, head_b, swap)
             terms = self._generator_terms(out)
-            adv = losses.generator_adversarial(self.discriminator(out["x_hat"]))
+            adv = losses.generator_adversarial(self._critic(out["x_hat"]))
             per_image = lc.rec * terms["rec"] + lc.label * terms["label"] + lc.orth * terms["orth"] + adv_w * adv
             for name in _OPTIONAL_TERMS:
                 if name in terms:
@@ -258,7 +262,7 @@ class RedirectionGAN(keras.Model):
 
         x_fake = tf.stop_gradient(out["x_hat"])
         with tf.GradientTape() as tape:
-            d_per_image = losses.discriminator(self.discriminator(out["x"]), self.discriminator(x_fake))
+            d_per_image = losses.discriminator(self._critic(out["x"]), self._critic(x_fake))
             d_loss = avg(d_per_image)
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
