@@ -102,6 +102,7 @@ def test_labeled_redirect_matches_keras_from_known_labels(trained):
     got = lite.redirect(images, tg, None, source_gaze=sg, source_head=sh)
     assert np.abs(got.astype(int) - ref.astype(int)).max() <= 1
     sess = ort.InferenceSession(os.path.join(out, "redirect_labeled.onnx"))
+    assert [i.name for i in sess.get_inputs()] == ["image", "source_gaze", "source_head", "target_gaze", "target_head"]
     feed = {"image": images, "source_gaze": sg, "source_head": sh, "target_gaze": tg, "target_head": sh}
     res = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feed)))
     assert np.abs(res["redirected"].astype(int) - ref.astype(int)).max() <= 1
@@ -126,11 +127,14 @@ def test_onnx_parity(trained, batch):
     images, tg, th = (a[:batch] for a in _held_out())
     ref, gaze, head = _keras_reference(model, images, tg, th)
     sess = ort.InferenceSession(os.path.join(out, "redirect.onnx"))
-    assert [i.name for i in sess.get_inputs()] == ["image", "target_gaze", "target_head"] or \
-        sorted(i.name for i in sess.get_inputs()) == ["image", "target_gaze", "target_head"]
+    # exactly the documented signature, in order (positional callers rely on it)
+    assert [(i.name, i.type) for i in sess.get_inputs()] == [
+        ("image", "tensor(uint8)"), ("target_gaze", "tensor(float)"), ("target_head", "tensor(float)")]
+    assert [i.shape[1:] for i in sess.get_inputs()] == [[32, 32, 3], [2], [2]]
     res = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"image": images, "target_gaze": tg, "target_head": th})))
     assert np.abs(res["redirected_float"] - ref).max() < 1e-4
     est = ort.InferenceSession(os.path.join(out, "estimate.onnx"))
+    assert [i.name for i in est.get_inputs()] == ["image"]
     res = dict(zip([o.name for o in est.get_outputs()], est.run(None, {"image": images})))
     assert np.abs(res["gaze"] - gaze).max() < 1e-4 and np.abs(res["head"] - head).max() < 1e-4
 

@@ -2,24 +2,46 @@ import json
 import os
 
 import cv2
+import numpy as np
 import pytest
 
+from tfredirect import evaluation
 from tfredirect.data.synthgaze import SynthGaze
 from tfredirect.training.estimation import build_estimator
+
+JUDGED_GAZE, JUDGED_HEAD = (0.1, -0.2), (-0.05, 0.15)  # what the constant judge reads on every image
+
+
+def _constant_estimator(size):
+    """A judge whose output heads ignore the image: zero kernels, the readings as biases."""
+    est = build_estimator(size)
+    for layer, value in ((est.gaze_out, JUDGED_GAZE), (est.head_out, JUDGED_HEAD)):
+        layer.kernel.assign(np.zeros(layer.kernel.shape, "float32"))
+        layer.bias.assign(np.array(value, "float32"))
+    return est
+
+
+def _angle_deg(pitchyaw, labels):
+    """Angles (deg) between the direction of one (pitch, yaw) and those of (n, 2) labels."""
+    def vectors(py):
+        p, y = np.asarray(py, np.float64)[..., 0], np.asarray(py, np.float64)[..., 1]
+        return np.stack([np.cos(p) * np.sin(y), np.sin(p), np.cos(p) * np.cos(y)], -1)
+    return np.degrees(np.arccos(np.clip(vectors(labels) @ vectors(pitchyaw), -1.0, 1.0)))
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, tiny_redirector_file):
     root = tmp_path_factory.mktemp("eval")
     os.symlink(tiny_redirector_file, root / "redirector.keras")
-    build_estimator(32).save(str(root / "estimator32.keras"))
+    _constant_estimator(32).save(str(root / "constant32.keras"))
     build_estimator(64).save(str(root / "estimator64.keras"))
     return root
 
 
+@pytest.mark.slow
 def test_synthgaze_protocol_writes_json_table_and_examples(tool, models, tmp_path):
     out = tmp_path / "eval.json"
-    args = [f"--model={models / 'redirector.keras'}", f"--estimator={models / 'estimator32.keras'}",
+    args = [f"--model={models / 'redirector.keras'}", f"--estimator={models / 'constant32.keras'}",
             "--persons=4", "--pairs_per_person=2", "--examples=3", f"--out={out}"]
     res = tool("evaluate", *args)
     assert res.returncode == 0, res.stderr
@@ -28,14 +50,32 @@ def test_synthgaze_protocol_writes_json_table_and_examples(tool, models, tmp_pat
     assert result["pairs"] == 8 and result["image_size"] == 32
     for mode in ("gaze", "head", "both"):
         assert {"gaze_error_deg", "head_error_deg", "l1", "psnr", "ssim"} <= set(result["redirection"][mode])
-        assert 0 <= result["redirection"][mode]["gaze_error_deg"] <= 180
-    assert "judged_gaze_shift_deg" in result["redirection"]["head"]
+    # the judge reads the same on every image, so every error is known from the labels alone:
+    # the angle between its reading and the labels the image should show, over the 8 pairs
+    pairs = list(evaluation.synthgaze_batches(SynthGaze(size=32, seed=0, nuisance="person"), "test", 4, 2, 0)[0])
+    labels = {k: np.concatenate([p[k] for p in pairs]) for k in ("gaze_a", "head_a", "gaze_b", "head_b")}
+    assert len(labels["gaze_a"]) == 8
+    should_show = {"gaze": ("gaze_b", "head_a"), "head": ("gaze_a", "head_b"), "both": ("gaze_b", "head_b")}
+    for mode, (gaze, head) in should_show.items():
+        got = result["redirection"][mode]
+        assert got["gaze_error_deg"] == pytest.approx(_angle_deg(JUDGED_GAZE, labels[gaze]).mean(), abs=0.01), mode
+        assert got["head_error_deg"] == pytest.approx(_angle_deg(JUDGED_HEAD, labels[head]).mean(), abs=0.01), mode
+    assert result["judge_floor"]["gaze_error_deg"] == pytest.approx(_angle_deg(JUDGED_GAZE, labels["gaze_a"]).mean(),
+                                                                    abs=0.01)
+    assert result["judge_floor"]["head_error_deg"] == pytest.approx(_angle_deg(JUDGED_HEAD, labels["head_a"]).mean(),
+                                                                    abs=0.01)
+    # and it never moves: no judged shift
+    assert result["redirection"]["head"]["judged_gaze_shift_deg"] == pytest.approx(0.0, abs=0.01)
+    assert result["redirection"]["gaze"]["judged_head_shift_deg"] == pytest.approx(0.0, abs=0.01)
+    assert result["redirection"]["gaze"]["gaze_error_deg"] != pytest.approx(result["redirection"]["head"]["gaze_error_deg"],
+                                                                            abs=0.5)  # the labels tell the ways apart
     png = cv2.imread(str(tmp_path / "eval.png"))
     assert png.shape == (2 * (3 * 34 - 2), 2 * (5 * 34 - 2), 3)  # 3 rows x 5 columns of 32 px, gap 2, scale 2
     again = tool("evaluate", *args)
     assert again.returncode == 1 and "exists" in again.stderr
 
 
+@pytest.mark.slow
 def test_real_layout_file_and_bad_inputs(tool, models, tmp_path):
     h5 = tmp_path / "sted.h5"
     SynthGaze(size=32, seed=1, num_persons=6, samples_per_person=6, val_fraction=0.0,

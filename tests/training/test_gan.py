@@ -101,15 +101,93 @@ def test_mirrored_runs_train_steps_with_random_choices(pair_batch):
     assert all(np.isfinite(v[-1]) for v in hist.history.values())
 
 
-def test_replicas_draw_different_choices():
-    gan = RedirectionGAN(preset("tiny"), LossConfig(id_swap_prob=0.5))
+def _draw(gan, step, offset=0, batch=4096):
+    return np.array(tf.stack(gan._choices({}, batch, step, offset), 0))
+
+
+def test_random_choices_repeat_for_the_same_seed_step_and_replica_and_differ_otherwise():
+    lc = LossConfig(gaze_prob=0.25, id_swap_prob=0.75)
+    gan, twin, other = (RedirectionGAN(preset("tiny"), lc, seed=s) for s in (0, 0, 1))
+    base = _draw(gan, 5)
+    np.testing.assert_array_equal(base, _draw(twin, 5))  # another model with the same seed: the same choices
+    assert not np.array_equal(base, _draw(gan, 6))  # the next step draws anew
+    assert not np.array_equal(base, _draw(other, 5))  # so does another seed
+    assert not np.array_equal(base, _draw(gan, 5, offset=7919))  # validation draws are not the training ones
+    # traced, the draws are the same call after call (a stateful generator would move on)
+    traced = tf.function(lambda step: tf.stack(gan._choices({}, 4096, step, 0), 0))
+    np.testing.assert_array_equal(np.array(traced(tf.constant(5))), base)
+    np.testing.assert_array_equal(np.array(traced(tf.constant(5))), base)
+    # the probabilities of LossConfig: head with 1 - gaze_prob, identity swap with id_swap_prob,
+    # and a's and b's kinds drawn independently (equal with 0.25^2 + 0.75^2)
+    head_a, head_b, swap = base.astype(bool)
+    assert abs(head_a.mean() - 0.75) < 0.03 and abs(head_b.mean() - 0.75) < 0.03 and abs(swap.mean() - 0.75) < 0.03
+    assert abs((head_a == head_b).mean() - 0.625) < 0.03
+    # kinds and swaps given in the batch win
+    given = {"kind_a": tf.constant([0, 1, 1]), "kind_b": tf.constant([1, 0, 1]), "swap_id": tf.constant([1, 1, 0])}
+    np.testing.assert_array_equal(np.array(tf.stack(gan._choices(given, 3, 5, 0), 0)),
+                                  [[0, 1, 1], [1, 0, 1], [1, 1, 0]])
+
+
+def test_replicas_draw_different_choices_and_repeat_them():
+    lc = LossConfig(id_swap_prob=0.5)
+    gan, twin = RedirectionGAN(preset("tiny"), lc, seed=0), RedirectionGAN(preset("tiny"), lc, seed=0)
     devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
     strategy = tf.distribute.MirroredStrategy(devices)
-    draws = strategy.run(tf.function(lambda: tf.stack(gan._choices({}, 64, 5, 0), 0)))
-    per_replica = [np.array(t) for t in strategy.experimental_local_results(draws)]
-    assert not np.array_equal(per_replica[0], per_replica[1])
-    again = np.array(tf.stack(gan._choices({}, 64, 5, 0), 0))
-    np.testing.assert_array_equal(again, np.array(tf.stack(gan._choices({}, 64, 5, 0), 0)))
+
+    def per_replica(model):
+        draws = strategy.run(tf.function(lambda: tf.stack(model._choices({}, 64, 5, 0), 0)))
+        return [np.array(t) for t in strategy.experimental_local_results(draws)]
+
+    first, second = per_replica(gan)
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(first, _draw(gan, 5, batch=64))  # replica 0 draws what one device draws
+    again = per_replica(twin)
+    np.testing.assert_array_equal(again[0], first)
+    np.testing.assert_array_equal(again[1], second)
+
+
+def test_swap_forward_puts_each_rotated_feature_into_the_other_image(pair_batch, monkeypatch):
+    """Image a is rebuilt from a's features with b's feature of b's kind rotated from b's
+    angle to a's swapped in (and b's identity when swapped); image b the other way round."""
+    keras.utils.set_random_seed(0)
+    gan = RedirectionGAN(preset("tiny"), seed=0)
+    data = pair_batch(4, 32, seed=5)
+    head_a = tf.constant([False, True, False, True])  # every combination of kinds and swaps
+    head_b = tf.constant([False, False, True, True])
+    swap = tf.constant([False, True, True, False])
+    decoder_class = type(gan.generator.decoder)
+    original_call = decoder_class.call
+    seen = []
+
+    def spy(self, z_id, z_g, z_h, *args, **kwargs):
+        seen.append([np.array(z) for z in (z_id, z_g, z_h)])
+        return original_call(self, z_id, z_g, z_h, *args, **kwargs)
+
+    monkeypatch.setattr(decoder_class, "call", spy)
+    out = gan.swap_forward(data, head_a, head_b, swap)
+    assert len(seen) == 1, "one decoder call for both images"
+    z_id, z_g, z_h = seen[0]
+    n = 4
+    np.testing.assert_allclose(np.array(out["x"][:n]), np.asarray(data["image_a"], np.float32) / 127.5 - 1.0,
+                               atol=1e-6)  # the first half rebuilds a, the second b
+    assert np.array(out["x_hat"]).shape == (2 * n, 32, 32, 3)
+    f = {k: np.array(out["features"][k]) for k in ("z_id", "z_g", "z_h")}
+    fa, fb = ({k: v[part] for k, v in f.items()} for part in (slice(None, n), slice(n, None)))
+    cas = lambda z, src, dst: np.array(gan.generator.cas(z, data[src], data[dst]))
+    ha, hb, sw = (np.array(t)[:, None, None] for t in (head_a, head_b, swap))
+    expect = {
+        "z_g": np.concatenate([np.where(hb, fa["z_g"], cas(fb["z_g"], "gaze_b", "gaze_a")),
+                               np.where(ha, fb["z_g"], cas(fa["z_g"], "gaze_a", "gaze_b"))]),
+        "z_h": np.concatenate([np.where(hb, cas(fb["z_h"], "head_b", "head_a"), fa["z_h"]),
+                               np.where(ha, cas(fa["z_h"], "head_a", "head_b"), fb["z_h"])]),
+        "z_id": np.concatenate([np.where(sw[:, :, 0], fb["z_id"], fa["z_id"]),
+                                np.where(sw[:, :, 0], fa["z_id"], fb["z_id"])]),
+    }
+    for name, got in (("z_id", z_id), ("z_g", z_g), ("z_h", z_h)):
+        np.testing.assert_allclose(got, expect[name], atol=1e-5, err_msg=name)
+    # the rotations matter here: a feature rotated the other way (g_a and g_b exchanged) is far off
+    wrong = cas(fb["z_g"], "gaze_a", "gaze_b")
+    assert np.abs(wrong[0] - expect["z_g"][0]).max() > 1e-2
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,76 @@
+"""tfredirect.losses against values computed by hand: per-sample shapes, reductions and signs."""
+
+import math
+
+import numpy as np
+import pytest
+from keras import ops
+
+from tfredirect import losses
+
+LN2, LN4_3, LN4 = math.log(2.0), math.log(4.0 / 3.0), math.log(4.0)  # softplus(0), softplus(-ln 3), softplus(ln 3)
+LN3 = math.log(3.0)
+
+
+def _np(x):
+    return np.asarray(ops.convert_to_numpy(x))
+
+
+def test_reconstruction_is_the_per_sample_mean_absolute_error():
+    x = np.zeros((2, 1, 2, 2), np.float32)
+    x[1] = 1.0
+    x_hat = np.zeros_like(x)
+    x_hat[0, 0] = [[1.0, -2.0], [0.5, 0.5]]  # |.| sums to 4 over 4 values
+    x_hat[1, 0] = [[1.0, 1.0], [1.0, 3.0]]  # one value off by 2
+    got = _np(losses.reconstruction(x_hat, x))
+    assert got.shape == (2,)
+    np.testing.assert_allclose(got, [1.0, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(_np(losses.reconstruction(x, x)), [0.0, 0.0])
+
+
+def test_label_is_the_l1_over_pitch_and_yaw():
+    pred = np.array([[0.1, -0.2], [0.5, 0.5], [-1.0, 2.0]], np.float32)
+    true = np.array([[0.0, 0.1], [0.5, -0.5], [-1.0, 2.0]], np.float32)
+    got = _np(losses.label(pred, true))
+    assert got.shape == (3,)
+    np.testing.assert_allclose(got, [0.4, 1.0, 0.0], rtol=1e-6, atol=1e-7)
+
+
+def test_orthogonality_is_the_absolute_cosine_of_the_flattened_features():
+    a = np.zeros((4, 2, 2), np.float32)
+    b = np.zeros((4, 2, 2), np.float32)
+    a[0, 0, 0], b[0, 0, 1] = 1.0, 1.0  # orthogonal
+    a[1, 0], b[1, 0] = [3.0, 4.0], [4.0, 3.0]  # cos = 24 / 25
+    a[2, 1], b[2, 1] = [1.0, 1.0], [-2.0, -2.0]  # anti-parallel: |cos| = 1
+    a[3] = [[1.0, 2.0], [3.0, 4.0]]  # spread over both rows: dot 1 - 2 + 3 - 4 = -2, norms sqrt(30) and 2
+    b[3] = [[1.0, -1.0], [1.0, -1.0]]
+    got = _np(losses.orthogonality(a, b))
+    assert got.shape == (4,)
+    np.testing.assert_allclose(got, [0.0, 0.96, 1.0, 2.0 / (math.sqrt(30.0) * 2.0)], rtol=1e-5, atol=1e-6)
+    # scale-invariant, and zero features give 0 rather than NaN
+    np.testing.assert_allclose(_np(losses.orthogonality(10 * a, 0.1 * b)), got, rtol=1e-4)
+    zero = _np(losses.orthogonality(np.zeros((1, 3), np.float32), np.ones((1, 3), np.float32)))
+    assert zero.shape == (1,) and zero[0] == 0.0
+
+
+def test_discriminator_loss_is_the_patch_mean_binary_cross_entropy():
+    # logit l means D = sigmoid(l): l = 0 -> D = 1/2, l = ln 3 -> D = 3/4, l = -ln 3 -> D = 1/4
+    real = np.array([[[[0.0], [0.0]]], [[[LN3], [-LN3]]]], np.float32)  # (2, 1, 2, 1) patches
+    fake = np.array([[[[0.0], [0.0]]], [[[-LN3], [LN3]]]], np.float32)
+    got = _np(losses.discriminator(real, fake))
+    assert got.shape == (2,)
+    # -log D(x): ln 2 | ln 4/3 and ln 4; -log(1 - D(x_hat)): ln 2 | ln 4/3 and ln 4
+    np.testing.assert_allclose(got, [LN2 + LN2, (LN4_3 + LN4) / 2 + (LN4_3 + LN4) / 2], rtol=1e-6)
+    confident = _np(losses.discriminator(np.full((1, 1), 100.0, np.float32), np.full((1, 1), -100.0, np.float32)))
+    assert confident[0] == pytest.approx(0.0, abs=1e-6)  # a perfect discriminator costs nothing
+    wrong = _np(losses.discriminator(np.full((1, 1), -100.0, np.float32), np.full((1, 1), 100.0, np.float32)))
+    assert wrong[0] == pytest.approx(200.0, rel=1e-6)  # finite when completely wrong (no log(0))
+
+
+def test_generator_adversarial_loss_is_minus_log_d_of_the_fakes():
+    fake = np.array([[[0.0, 0.0]], [[LN3, -LN3]], [[LN3, LN3]]], np.float32)  # (3, 1, 2) patches
+    got = _np(losses.generator_adversarial(fake))
+    assert got.shape == (3,)
+    np.testing.assert_allclose(got, [LN2, (LN4_3 + LN4) / 2, LN4_3], rtol=1e-6)
+    fooled = _np(losses.generator_adversarial(np.array([[100.0], [-100.0]], np.float32)))
+    np.testing.assert_allclose(fooled, [0.0, 100.0], atol=1e-6, rtol=1e-6)
