@@ -23,7 +23,8 @@ flags.DEFINE_enum("synth_nuisance", "person", ["person", "image"],
                   "SynthGaze light and background: shared within a person (small jitter) or per image.")
 flags.DEFINE_float("min_angle_deg", 0.0, "Real data: minimum gaze or head difference within a pair (degrees).")
 flags.DEFINE_integer("batch_size", 16, "Global batch size in pairs (split across replicas).")
-flags.DEFINE_integer("steps", 3000, "Total training steps (generator updates).")
+flags.DEFINE_integer("steps", 3000, "Total training steps (generator updates). --resume may raise it: the cosine "
+                     "schedule then decays from the rate reached at the resumed step to its floor at the new --steps.")
 flags.DEFINE_float("g_lr", 1.5e-3, "Generator learning rate (Adam, beta1 0.9).")
 flags.DEFINE_float("d_lr", 2e-4, "Discriminator learning rate (Adam, beta1 0.5).")
 flags.DEFINE_enum("lr_schedule", "cosine", ["cosine", "constant"], "Learning-rate schedule over --steps.")
@@ -47,8 +48,11 @@ flags.DEFINE_integer("checkpoint_every", 500, "Checkpoint (and validate) every N
 flags.DEFINE_integer("keep_checkpoints", 3, "How many recent checkpoints to keep.")
 flags.DEFINE_integer("log_every", 25, "TensorBoard scalar interval in steps.")
 flags.DEFINE_integer("val_batches", 4, "Validation batches per checkpoint.")
-flags.DEFINE_bool("resume", False, "Continue the run in --out_dir from its last checkpoint.")
-flags.DEFINE_bool("overwrite", False, "Replace an existing run in --out_dir.")
+flags.DEFINE_bool("resume", False, "Continue the run in --out_dir from its last checkpoint. Only a larger --steps, "
+                  "--checkpoint_every, --keep_checkpoints, --log_every, --val_batches, --strategy and --verbose may "
+                  "differ from its config.json (the old one is kept as config-<step>.json).")
+flags.DEFINE_bool("overwrite", False, "Replace an existing run in --out_dir, its auto consistency estimator included "
+                  "(nothing is removed before the new run's settings and data are checked).")
 flags.DEFINE_integer("verbose", 1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
 
 
@@ -75,13 +79,20 @@ def main(argv):
     except (ValueError, OSError) as err:
         print(f"train.py: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"\ntrain.py: interrupted; continue from the last checkpoint in {F.out_dir} with --resume "
+              "(same flags)", file=sys.stderr)
+        return 130
     print(f"\nTrained {summary['preset']} from step {summary['start_step']} to {summary['step']} "
           f"in {summary['wall_seconds']} s on {summary['data']}")
-    print(f"throughput: {summary['train_pairs_per_second']} pairs/s = {summary['train_images_per_second']} images/s, "
-          f"{summary['achieved_gflop_per_second']} GFLOP/s = {100 * summary['fraction_of_matmul_rate']:.1f}% "
-          f"of the measured matmul rate ({summary['matmul_gflop_per_second']} GFLOP/s)")
+    if summary["train_pairs_per_second"] is None:
+        print("throughput: not measured (the run is shorter than the timing window)")
+    else:
+        print(f"throughput: {summary['train_pairs_per_second']} pairs/s = {summary['train_images_per_second']} images/s, "
+              f"{summary['achieved_gflop_per_second']} GFLOP/s = {100 * summary['fraction_of_matmul_rate']:.1f}% "
+              f"of the measured matmul rate ({summary['matmul_gflop_per_second']} GFLOP/s)")
     metrics = summary["final_metrics"]
-    print("final metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
+    print("final metrics: " + ", ".join(f"{k}={v:.4g}" if v is not None else f"{k}=nan" for k, v in sorted(metrics.items())))
     print("wrote:")
     for name, path in summary["outputs"].items():
         print(f"  {name:18s} {path}")

@@ -21,6 +21,20 @@ class CheckpointEveryEpoch(keras.callbacks.Callback):
         self.manager.save(checkpoint_number=self.step_fn())
 
 
+class StopAtStep(keras.callbacks.Callback):
+    """Ends `fit` once the generator step reaches `last` (mid-epoch when a resume started
+    off the checkpoint grid); Keras then validates and ends the epoch, so the last
+    checkpoint is at `last`."""
+
+    def __init__(self, last, step_fn):
+        super().__init__()
+        self.last, self.step_fn = last, step_fn
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.step_fn() >= self.last:
+            self.model.stop_training = True
+
+
 class ImageGrid(keras.callbacks.Callback):
     """Writes [input | redirected to the partner's labels | ground truth] to TensorBoard."""
 
@@ -57,7 +71,8 @@ class Throughput(keras.callbacks.Callback):
 
     @property
     def pairs_per_second(self):
-        return self.timed_batches * self.batch_size / self.elapsed if self.elapsed else float("nan")
+        """Pairs per second over the timed batches; None if no batch was timed."""
+        return self.timed_batches * self.batch_size / self.elapsed if self.elapsed else None
 
 
 def batch_to_numpy(batch):

@@ -2,30 +2,44 @@
 
 Output directory layout:
     config.json        the TrainConfig of the run (checked on --resume)
+    config-<step>.json the config a resumed run had up to <step>
     checkpoints/       tf.train.CheckpointManager checkpoints (models, optimizers, step)
     logs/              TensorBoard scalars (train/validation) and image grids
     redirector.keras   the trained generator
     sweep.png          gaze and head sweeps of test images (with exact renders on SynthGaze)
     summary.json       steps, time, throughput, FLOPs, final metrics
+    consistency_estimator/  the frozen judge trained by --consistency_estimator=auto
+
+Nothing is written or removed before the whole run is validated (config against the run
+being resumed, checkpoint step, data, estimator path).
 """
 
 import dataclasses
+import glob
 import json
+import math
 import os
 import shutil
 import time
+import zipfile
 
 import keras
 import tensorflow as tf
 
 from tfredirect import profiling, visualize
 from tfredirect.config import LossConfig, preset
-from tfredirect.training.callbacks import CheckpointEveryEpoch, ImageGrid, Throughput, batch_to_numpy
+from tfredirect.training.callbacks import CheckpointEveryEpoch, ImageGrid, StopAtStep, Throughput, batch_to_numpy
 from tfredirect.training.data import build_data
 from tfredirect.training.gan import RedirectionGAN
 
 STRATEGIES = ("default", "one_device", "mirrored", "multiworker")
-OUTPUTS = ("config.json", "checkpoints", "logs", "redirector.keras", "sweep.png", "summary.json")
+OUTPUTS = ("config.json", "checkpoints", "logs", "redirector.keras", "sweep.png", "summary.json",
+           "consistency_estimator")
+FINAL_OUTPUTS = ("redirector.keras", "sweep.png", "summary.json")  # rewritten by a resumed run
+# What a --resume may change besides a larger --steps: bookkeeping, not what is trained.
+RESUME_MAY_CHANGE = ("checkpoint_every", "keep_checkpoints", "log_every", "val_batches", "strategy", "verbose")
+_NOT_COMPARED = ("out_dir", "resume", "overwrite", "lr_segments") + RESUME_MAY_CHANGE
+_STEP_KEY = "g_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 @dataclasses.dataclass
@@ -55,6 +69,9 @@ class TrainConfig:
     resume: bool = False
     overwrite: bool = False
     verbose: int = 1
+    # Cosine schedule pieces [start, end], filled by train(): one per run, plus one per
+    # resume that extended --steps (see PiecewiseCosine).
+    lr_segments: list = dataclasses.field(default_factory=list)
 
     def __post_init__(self):
         if isinstance(self.loss, dict):
@@ -81,11 +98,13 @@ class TrainConfig:
 
 
 def make_strategy(name):
-    """A tf.distribute strategy by name; `multiworker` reads the cluster from TF_CONFIG."""
+    """A tf.distribute strategy by name; `one_device` takes the first GPU if there is one,
+    else the CPU; `multiworker` reads the cluster from TF_CONFIG."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "one_device":
-        return tf.distribute.OneDeviceStrategy(tf.config.list_logical_devices("CPU")[0].name)
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.OneDeviceStrategy(devices[0].name)
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
@@ -102,40 +121,176 @@ def _is_chief(strategy):
     )
 
 
-def _prepare_out_dir(cfg):
-    """Refuse to clobber a previous run unless --overwrite; check the config on --resume."""
-    path = os.path.join(cfg.out_dir, "config.json")
-    existing = [name for name in OUTPUTS if os.path.exists(os.path.join(cfg.out_dir, name))]
-    if cfg.resume:
-        if not os.path.exists(path):
-            raise ValueError(f"--resume: {path} not found; nothing to resume in {cfg.out_dir}")
+def _read_json(path):
+    try:
         with open(path) as fh:
-            old = json.load(fh)
-        for key in ("preset", "batch_size", "data", "seed"):
-            if old.get(key) != getattr(cfg, key):
-                raise ValueError(
-                    f"--resume: {path} was written with {key}={old.get(key)!r}, this run has {getattr(cfg, key)!r}"
-                )
-        for name in ("redirector.keras", "sweep.png", "summary.json"):
-            if os.path.exists(os.path.join(cfg.out_dir, name)):
-                os.remove(os.path.join(cfg.out_dir, name))
-    elif existing:
-        if not cfg.overwrite:
+            return json.load(fh)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read {path}: {err}") from None
+
+
+def _flat(d, prefix=""):
+    out = {}
+    for key, value in d.items():
+        out.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value})
+    return out
+
+
+def _resume_differences(old, cfg):
+    """'field old->new' for every setting of `cfg` that differs from the resumed run's config
+    (a dict) other than RESUME_MAY_CHANGE and a larger --steps; fields missing from an
+    older config count as their defaults."""
+    defaults = _flat(TrainConfig(out_dir="").to_dict())
+    old, new = _flat(old), _flat(json.loads(json.dumps(cfg.to_dict())))
+    diffs = []
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key, defaults.get(key)), new.get(key, defaults.get(key))
+        if key in _NOT_COMPARED or before == after or (key == "steps" and after > before):
+            continue
+        diffs.append(f"{key} {before!r}->{after!r}")
+    return diffs
+
+
+def _latest_checkpoint(ckpt_dir):
+    """(path, generator step) of the newest checkpoint in `ckpt_dir`, or (None, 0)."""
+    path = tf.train.latest_checkpoint(ckpt_dir) if os.path.isdir(ckpt_dir) else None
+    if path is None:
+        return None, 0
+    try:
+        return path, int(tf.train.load_variable(path, _STEP_KEY))
+    except (tf.errors.OpError, ValueError) as err:
+        raise ValueError(f"cannot read the step of checkpoint {path}: {str(err).splitlines()[0]}") from None
+
+
+def _uses_estimator(cfg):
+    return cfg.loss.consistency > 0 or cfg.loss.feature > 0
+
+
+def _existing_outputs(out_dir):
+    names = [name for name in OUTPUTS if os.path.exists(os.path.join(out_dir, name))]
+    return names + sorted(os.path.basename(p) for p in glob.glob(os.path.join(out_dir, "config-*.json")))
+
+
+def _check_run(cfg):
+    """Validate --out_dir against --resume/--overwrite and the estimator path, writing
+    nothing; returns (start step, the resumed run's config dict or None)."""
+    path = os.path.join(cfg.out_dir, "config.json")
+    if _uses_estimator(cfg):
+        if not cfg.consistency_estimator:
+            raise ValueError("--w_consistency or --w_feature > 0 needs --consistency_estimator (a "
+                             "tools/train_estimator.py model, or auto)")
+        est = cfg.consistency_estimator
+        if est != "auto":
+            inside = os.path.abspath(est).startswith(os.path.abspath(os.path.join(cfg.out_dir, "consistency_estimator")) + os.sep)
+            if cfg.overwrite and inside:
+                raise ValueError(f"--overwrite would delete --consistency_estimator {est}; copy it out of {cfg.out_dir} "
+                                 "first")
+            if not os.path.isfile(est) or not zipfile.is_zipfile(est):
+                raise ValueError(f"--consistency_estimator: {est} is not a readable .keras file")
+    if not cfg.resume:
+        existing = _existing_outputs(cfg.out_dir)
+        if existing and not cfg.overwrite:
             raise ValueError(
                 f"{cfg.out_dir} already holds a run ({', '.join(existing)}); pass --resume to continue it "
                 "or --overwrite to replace it"
             )
-        for name in existing:
-            target = os.path.join(cfg.out_dir, name)
-            shutil.rmtree(target) if os.path.isdir(target) else os.remove(target)
+        return 0, None
+    if not os.path.exists(path):
+        raise ValueError(f"--resume: {path} not found; nothing to resume in {cfg.out_dir}")
+    old = _read_json(path)
+    diffs = _resume_differences(old, cfg)
+    if diffs:
+        raise ValueError(f"--resume: this run differs from {path}: {', '.join(diffs)}; a resume may only extend "
+                         f"--steps and change {', '.join(RESUME_MAY_CHANGE)} (use a new --out_dir otherwise)")
+    ckpt_dir = os.path.join(cfg.out_dir, "checkpoints")
+    latest, start = _latest_checkpoint(ckpt_dir)
+    if latest is None:
+        raise ValueError(f"--resume: no checkpoint under {ckpt_dir}")
+    finished = all(os.path.exists(os.path.join(cfg.out_dir, name)) for name in FINAL_OUTPUTS)
+    if start >= cfg.steps and finished:
+        raise ValueError(f"--resume: the run is already at step {start} >= --steps {cfg.steps}; pass a larger "
+                         "--steps to extend it")
+    return start, old
+
+
+def _lr_segments(cfg, old, start_step):
+    """The schedule pieces of this run: the resumed run's, plus [start, --steps] when this
+    resume extends --steps (idempotent: a config already extended gains nothing)."""
+    if old is None:
+        return [[0, cfg.steps]]
+    segments = [list(s) for s in old.get("lr_segments") or [[0, old["steps"]]]]
+    if cfg.steps > segments[-1][1]:
+        segments.append([start_step, cfg.steps])
+    return segments
+
+
+def _remove(path):
+    shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
+
+def _commit_run(cfg, start_step):
+    """After validation: remove what --overwrite replaces (or the final outputs a resume
+    rewrites) and stale checkpoint temp folders of killed writes, keep a resumed run's old
+    config as config-<step>.json, and write config.json."""
+    path = os.path.join(cfg.out_dir, "config.json")
+    if cfg.resume:
+        kept = os.path.join(cfg.out_dir, f"config-{start_step}.json")
+        if not os.path.exists(kept):
+            shutil.copyfile(path, kept)
+        for name in FINAL_OUTPUTS:
+            if os.path.exists(os.path.join(cfg.out_dir, name)):
+                os.remove(os.path.join(cfg.out_dir, name))
+    else:
+        for name in _existing_outputs(cfg.out_dir):
+            _remove(os.path.join(cfg.out_dir, name))
+    for stale in glob.glob(os.path.join(cfg.out_dir, "checkpoints", "*_temp*")):
+        _remove(stale)
     os.makedirs(cfg.out_dir, exist_ok=True)
+    _write_atomic(path, lambda tmp: _dump_json(cfg.to_dict(), tmp))
+
+
+def _dump_json(obj, path):
     with open(path, "w") as fh:
-        json.dump(cfg.to_dict(), fh, indent=2)
+        json.dump(obj, fh, indent=2, allow_nan=False)
 
 
-def _optimizer(lr, steps, schedule, beta_1):
+@keras.saving.register_keras_serializable(package="tfredirect")
+class PiecewiseCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """Cosine decay to `alpha * lr` over each piece [start, end] of `segments`: the first
+    from `lr` at step 0, each later one (a resume that extended --steps) from the rate the
+    previous piece had reached at its start, so the rate never jumps. One piece [0, T] is
+    keras' CosineDecay(lr, T, alpha)."""
+
+    def __init__(self, lr, segments, alpha=0.05):
+        self.lr, self.alpha = float(lr), float(alpha)
+        self.segments = [[int(a), int(b)] for a, b in segments]
+        self.starts = [self.lr]
+        for i, (start, _) in enumerate(self.segments[1:]):
+            self.starts.append(float(self._piece(i, self._fraction(i, start, min, max), math.cos)))
+
+    def _fraction(self, i, step, lo, hi):
+        start, end = self.segments[i]
+        return lo(hi((step - start) / max(end - start, 1), 0.0), 1.0)
+
+    def _piece(self, i, fraction, cos):
+        floor = self.alpha * self.lr
+        return floor + (self.starts[i] - floor) * 0.5 * (1.0 + cos(math.pi * fraction))
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        rate = None
+        for i, (start, _) in enumerate(self.segments):
+            value = self._piece(i, self._fraction(i, step, tf.minimum, tf.maximum), tf.cos)
+            rate = value if rate is None else tf.where(step >= start, value, rate)
+        return rate
+
+    def get_config(self):
+        return {"lr": self.lr, "segments": self.segments, "alpha": self.alpha}
+
+
+def _optimizer(lr, segments, schedule, beta_1):
     if schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.05)
+        lr = PiecewiseCosine(lr, segments, alpha=0.05)
     return keras.optimizers.Adam(lr, beta_1=beta_1, beta_2=0.999)
 
 
@@ -195,15 +350,23 @@ def train(cfg):
     t_start = time.perf_counter()
     strategy = make_strategy(cfg.strategy)
     chief = _is_chief(strategy)
-    if chief:
-        _prepare_out_dir(cfg)
     out_dir = cfg.out_dir if chief else os.path.join(cfg.out_dir, "workers", str(strategy.cluster_resolver.task_id))
+    if chief:
+        start_step, old = _check_run(cfg)
+    else:
+        start_step = _latest_checkpoint(os.path.join(out_dir, "checkpoints"))[1] if cfg.resume else 0
+        old_path = os.path.join(cfg.out_dir, "config.json")
+        old = _read_json(old_path) if cfg.resume and os.path.exists(old_path) else None
+    cfg = dataclasses.replace(cfg, lr_segments=_lr_segments(cfg, old, start_step))
     keras.utils.set_random_seed(cfg.seed)
     model_cfg = preset(cfg.preset)
+    data = build_data(cfg, model_cfg.image_size, start_step)  # checks the data before anything is written
+    if chief:
+        _commit_run(cfg, start_step)
 
     with strategy.scope():
         estimator = None
-        if cfg.loss.consistency > 0:
+        if _uses_estimator(cfg):
             from tfredirect.training.estimation import load_estimator
 
             estimator = load_estimator(_consistency_estimator(cfg, out_dir, model_cfg.image_size))
@@ -211,8 +374,8 @@ def train(cfg):
         gan.compile(
             # beta1 0.9 lets the generator's autoencoding converge several times faster than
             # the GAN-customary 0.5, which the discriminator keeps
-            g_optimizer=_optimizer(cfg.g_lr, cfg.steps, cfg.lr_schedule, beta_1=0.9),
-            d_optimizer=_optimizer(cfg.d_lr, cfg.steps, cfg.lr_schedule, beta_1=0.5),
+            g_optimizer=_optimizer(cfg.g_lr, cfg.lr_segments, cfg.lr_schedule, beta_1=0.9),
+            d_optimizer=_optimizer(cfg.d_lr, cfg.lr_segments, cfg.lr_schedule, beta_1=0.5),
         )
     ckpt = tf.train.Checkpoint(gan=gan, g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer)
     manager = tf.train.CheckpointManager(ckpt, os.path.join(out_dir, "checkpoints"), max_to_keep=cfg.keep_checkpoints)
@@ -222,12 +385,10 @@ def train(cfg):
             raise ValueError(f"--resume: no checkpoint under {os.path.join(out_dir, 'checkpoints')}")
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     start_step = step()
-    if start_step >= cfg.steps:
-        raise ValueError(f"--resume: the run is already at step {start_step} >= --steps {cfg.steps}")
 
-    data = build_data(cfg, model_cfg.image_size, start_step)
     preview = batch_to_numpy(data.preview)
-    callbacks = [CheckpointEveryEpoch(manager, step)]
+    # a resume from a step off the checkpoint grid stops exactly at --steps
+    callbacks = [StopAtStep(cfg.steps, step), CheckpointEveryEpoch(manager, step)]
     throughput = Throughput(cfg.batch_size)
     callbacks.append(throughput)
     if chief:
@@ -236,18 +397,22 @@ def train(cfg):
             keras.callbacks.TensorBoard(log_dir, update_freq=cfg.log_every, write_graph=False, profile_batch=0),
             ImageGrid(os.path.join(log_dir, "images"), preview, data.preview_truth, step),
         ]
-    history = gan.fit(
-        data.train,
-        steps_per_epoch=cfg.checkpoint_every,
-        epochs=cfg.steps // cfg.checkpoint_every,
-        initial_epoch=start_step // cfg.checkpoint_every,
-        validation_data=data.val,
-        validation_steps=cfg.val_batches,
-        callbacks=callbacks,
-        shuffle=False,
-        verbose=cfg.verbose,
-    )
-    final = {k: float(v[-1]) for k, v in history.history.items()}
+    if start_step < cfg.steps:
+        history = gan.fit(
+            data.train,
+            steps_per_epoch=cfg.checkpoint_every,
+            epochs=cfg.steps // cfg.checkpoint_every,
+            initial_epoch=start_step // cfg.checkpoint_every,
+            validation_data=data.val,
+            validation_steps=cfg.val_batches,
+            callbacks=callbacks,
+            shuffle=False,
+            verbose=cfg.verbose,
+        )
+        final = {k: _finite_or_none(v[-1]) for k, v in history.history.items()}
+    else:  # a resume of a run killed while writing its outputs: validate, then write them
+        logs = gan.evaluate(data.val, steps=cfg.val_batches, return_dict=True, verbose=0)
+        final = {f"val_{k}": _finite_or_none(v) for k, v in logs.items()}
     if not chief:
         return {"step": step(), "final_metrics": final}
 
@@ -255,9 +420,10 @@ def train(cfg):
     written["redirector.keras"] = _write_atomic(os.path.join(out_dir, "redirector.keras"), gan.generator.save)
     sweep = visualize.sweep_grid(gan.generator, data.sweep["image"], data.sweep["gaze"], data.sweep["head"], data.sweep_truth)
     written["sweep.png"] = visualize.write_png(os.path.join(out_dir, "sweep.png"), sweep, scale=max(1, 128 // model_cfg.image_size))
-    pairs_per_s = throughput.pairs_per_second
+    pairs_per_s = throughput.pairs_per_second  # None for a run shorter than the timing window
     flops_pair = train_flops_per_pair(gan)
     peak = profiling.matmul_rate()
+    rate = lambda scale, digits: None if pairs_per_s is None else round(scale * pairs_per_s, digits)
     summary = {
         "preset": cfg.preset,
         "data": data.description,
@@ -265,17 +431,22 @@ def train(cfg):
         "step": step(),
         "wall_seconds": round(time.perf_counter() - t_start, 1),
         "replicas": strategy.num_replicas_in_sync,
-        "train_pairs_per_second": round(pairs_per_s, 2),
-        "train_images_per_second": round(2 * pairs_per_s, 2),
+        "train_pairs_per_second": rate(1, 2),
+        "train_images_per_second": rate(2, 2),
         "redirect_gflop_per_image": round(profiling.redirector_flops(gan.generator) / 1e9, 4),
         "train_gflop_per_pair": round(flops_pair / 1e9, 4),
-        "achieved_gflop_per_second": round(flops_pair * pairs_per_s / 1e9, 2),
+        "achieved_gflop_per_second": rate(flops_pair / 1e9, 2),
         "matmul_gflop_per_second": round(peak / 1e9, 2),
-        "fraction_of_matmul_rate": round(flops_pair * pairs_per_s / peak, 4),
+        "fraction_of_matmul_rate": rate(flops_pair / peak, 4),
         "final_metrics": final,
         "outputs": written,
     }
     written["summary.json"] = os.path.join(out_dir, "summary.json")
-    with open(written["summary.json"], "w") as fh:
-        json.dump(summary, fh, indent=2)
+    _dump_json(summary, written["summary.json"])
     return summary
+
+
+def _finite_or_none(value):
+    """A float for JSON, None for NaN or inf (JSON has neither)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
