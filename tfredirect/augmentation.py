@@ -21,7 +21,9 @@ layout and the staging folder is removed. Target draws are a pure function of
 (seed, source index, k), so a resumed run gives the labels of an uninterrupted one.
 """
 
+import ctypes
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import json
@@ -122,18 +124,30 @@ class TargetSampler:
 
 
 def load_backend(path, num_threads=2):
-    """KerasBackend for a redirector .keras, LiteBackend for an exported .tflite."""
-    if not path.endswith((".keras", ".tflite")):
-        raise ValueError(f"{path}: expected a redirector .keras or an exported .tflite file")
-    if not os.path.isfile(path):
-        raise ValueError(f"{path}: no such file")
+    """LiteBackend for an exported .tflite; KerasBackend for anything
+    serving.checkpoints.load_generator takes (.keras, run directory, checkpoint prefix)."""
+    from tfredirect.serving import checkpoints
+
+    path = os.fspath(path)
     if path.endswith(".tflite"):
+        if not os.path.isfile(path):
+            raise ValueError(f"{path}: no such file")
         from tfredirect.lite import LiteRedirector
 
         return LiteBackend(LiteRedirector(path, num_threads=num_threads))
-    from tfredirect.models import load_redirector
+    checkpoints.resolve(path)
+    return KerasBackend(checkpoints.load_generator(path), source=path)
 
-    return KerasBackend(load_redirector(path), source=path)
+
+def check_model_path(path):
+    """Fast check (no TensorFlow) that `path` is a .tflite file or a form load_generator takes."""
+    from tfredirect.serving import checkpoints
+
+    if os.fspath(path).endswith(".tflite"):
+        if not os.path.isfile(path):
+            raise ValueError(f"{path}: no such file")
+        return
+    checkpoints.resolve(path)
 
 
 def _sha256(arrays):
@@ -238,11 +252,6 @@ def check_output_path(out, inputs=(), input_dirs=()):
                                  "write the augmented data somewhere else (the input is never written)")
 
 
-def _location_name(index, i):
-    loc = index.locations[index.location[i]]
-    return f"{loc[0]}: '{loc[1]}' row {index.row[i]}" if isinstance(loc, tuple) else loc
-
-
 def _check_size(image, size, resize, where):
     if image.shape[0] != size and not resize:
         s = image.shape[0]
@@ -255,8 +264,8 @@ def _read(index, ids, size, resize):
 
     out = np.empty((len(ids), size, size, 3), np.uint8)
     for j, i in enumerate(ids):
-        image = index.reader(index.locations[index.location[i]], index.row[i])
-        _check_size(image, size, resize, _location_name(index, i))
+        image = index.read_image(i)
+        _check_size(image, size, resize, index.where(i))
         out[j] = resize_square(image, size)
     return out
 
@@ -370,6 +379,35 @@ def staging_progress(out):
     return done
 
 
+def _rename_noreplace(src, dst):
+    """Rename `src` to `dst` unless `dst` exists, atomically (Linux renameat2
+    RENAME_NOREPLACE; elsewhere a check just before the rename). FileExistsError otherwise."""
+    fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if fn is not None:
+        if fn(-100, os.fsencode(src), -100, os.fsencode(dst), 1) == 0:
+            return
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            raise FileExistsError(errno.EEXIST, os.strerror(err), dst)
+        if err not in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), dst)
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
+    os.rename(src, dst)
+
+
+def exists_message(out, total=None):
+    """Refusal of an existing output, mentioning a staging folder left beside it."""
+    staging = staging_path(out)
+    message = f"{out} exists; pass --overwrite to replace it"
+    if os.path.isdir(staging):
+        done = staging_progress(out)
+        state = f"{done} of {total} sources done" if total is not None else f"{done} sources done"
+        message += (f" ({staging} is left from another run, {state}: it is not redone; delete it, or pass "
+                    "--overwrite to finish it into the output)")
+    return message
+
+
 class _Lock:
     """An exclusive lock on the staging folder: two runs never write one output."""
 
@@ -415,15 +453,14 @@ def augment(index, backend, out, per_image, sampler, layout="sted", chunk=64, ov
         raise ValueError(f"{index.description}: augmentation needs gaze labels")
     check_output_path(out, input_files(index), protect)
     if os.path.lexists(out) and not overwrite:
-        raise ValueError(f"{out} exists; pass --overwrite to replace it")
+        raise ValueError(exists_message(out, len(index)))
     if os.path.isdir(out) and not os.path.islink(out) and os.listdir(out) and \
             not os.path.isfile(os.path.join(out, "augmentation.json")):
         raise ValueError(f"{out} is a folder that is not an augmentation output (no augmentation.json); "
                          "refusing to replace it")
     size = int(backend.image_size)
     for i in np.unique(index.location, return_index=True)[1][:256]:  # the first sample of each file/group
-        _check_size(index.reader(index.locations[index.location[i]], index.row[i]), size, resize,
-                    _location_name(index, i))
+        _check_size(index.read_image(i), size, resize, index.where(i))
     log = log or (lambda message: None)
     params = run_parameters(index, backend, per_image, sampler)
     staging = staging_path(out)
@@ -435,17 +472,22 @@ def augment(index, backend, out, per_image, sampler, layout="sted", chunk=64, ov
         if diffs and not overwrite:
             raise ValueError(f"{staging} holds an unfinished run with other parameters ({'; '.join(diffs)}); "
                              "rerun with those, or pass --overwrite to discard it and start over")
+    created = not os.path.isdir(staging)
     os.makedirs(staging, exist_ok=True)
     lock = _Lock(staging)
     try:
+        if os.path.lexists(out) and not overwrite:  # another run finished it since the check above
+            if created:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise ValueError(exists_message(out, len(index)))
         return _run(index, backend, out, per_image, sampler, layout, chunk, resize, progress, log, stop_after,
-                    params, staging, manifest, size)
+                    params, staging, manifest, size, overwrite)
     finally:
         lock.release()
 
 
 def _run(index, backend, out, per_image, sampler, layout, chunk, resize, progress, log, stop_after, params,
-         staging, manifest, size):
+         staging, manifest, size, overwrite):
     total = len(index)
     old = None
     if os.path.isfile(manifest):
@@ -507,7 +549,7 @@ def _run(index, backend, out, per_image, sampler, layout, chunk, resize, progres
         return result
     with open(manifest) as fh:
         meta = json.load(fh)
-    result["persons"] = _finalize(staging, chunks, out, layout, index.persons, meta)
+    result["persons"] = _finalize(staging, chunks, out, layout, index.persons, meta, overwrite)
     return result
 
 
@@ -540,8 +582,9 @@ def _attrs(meta, per_image):
             "kind_names": ",".join(KINDS)}
 
 
-def _finalize(staging, chunks, out, layout, persons, meta):
-    """Assemble the output from the chunks in `layout`; returns the number of persons."""
+def _finalize(staging, chunks, out, layout, persons, meta, overwrite=False):
+    """Assemble the output from the chunks in `layout`; returns the number of persons. An
+    existing `out` is replaced only with `overwrite`; otherwise the staging folder is kept."""
     names = _safe_names(persons)
     per_image = meta["parameters"]["per_image"]
     attrs = _attrs(meta, per_image)
@@ -552,9 +595,14 @@ def _finalize(staging, chunks, out, layout, persons, meta):
         os.makedirs(final)
         count = (_write_xgaze if layout == "xgaze" else _write_folder)(final, chunks, names, attrs)
         _fsync(final)
-    if os.path.lexists(out):
+    if overwrite and os.path.lexists(out):
         shutil.rmtree(out) if os.path.isdir(out) and not os.path.islink(out) else os.remove(out)
-    os.replace(final, out)
+    try:
+        _rename_noreplace(final, out)
+    except FileExistsError:
+        shutil.rmtree(final) if os.path.isdir(final) else os.remove(final)
+        raise ValueError(f"{out} appeared while this run was writing it (another run?); kept it and the finished "
+                         f"work in {staging}: pass --overwrite to replace {out} with it") from None
     shutil.rmtree(staging)
     return count
 

@@ -15,8 +15,8 @@ per-person h5 files) or folder (PNGs + labels.csv), each with provenance columns
 (source_index, copy, kind, source_gaze, source_head). Combine with the original data by
 passing both to the readers (same person ids).
 
-The --checkpoint is a redirector .keras (current angles: the source labels) or an exported
-.tflite (tools/export.py; current angles: its own estimates; --threads). Images must be the
+The --checkpoint is a redirector .keras, a tools/train.py run directory or checkpoint prefix
+(current angles: the source labels), or an exported .tflite (tools/export.py; current angles: its own estimates; --threads). Images must be the
 model's size unless --resize. The input is never written. Work is staged in
 <out>.partial (one file per finished --chunk of sources): an interrupted run (Ctrl-C,
 kill, crash) continues where it stopped when rerun with the same command; a staging folder
@@ -38,7 +38,8 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="input layout: sted, xgaze or folder")
     p.add_argument("--data_path", required=True, help="h5 file, folder or glob (folder: a labels CSV or its folder)")
-    p.add_argument("--checkpoint", required=True, help="redirector .keras or exported .tflite")
+    p.add_argument("--checkpoint", required=True,
+                   help="redirector .keras, tools/train.py run directory, checkpoint prefix, or exported .tflite")
     p.add_argument("--out", required=True, help="output h5 (sted) or folder (xgaze, folder)")
     p.add_argument("--per_image", type=int, default=4, help="new samples per input sample (K)")
     p.add_argument("--kind", default="random",
@@ -85,10 +86,10 @@ def check_arguments(args):
         raise ValueError(f"--threads must be >= 0, got {args.threads}")
     args.gaze_range = parse_range(args.gaze_range, "gaze_range")
     args.head_range = parse_range(args.head_range, "head_range")
-    if not args.checkpoint.endswith((".keras", ".tflite")):
-        raise ValueError(f"--checkpoint {args.checkpoint}: expected a redirector .keras or an exported .tflite file")
-    if not os.path.isfile(args.checkpoint):
-        raise ValueError(f"--checkpoint {args.checkpoint}: no such file")
+    try:
+        augmentation.check_model_path(args.checkpoint)
+    except ValueError as err:
+        raise ValueError(f"--checkpoint {err}") from None
     path = args.data_path
     if os.path.isdir(path):
         inputs, dirs = [], [path]
@@ -98,14 +99,14 @@ def check_arguments(args):
             raise ValueError(f"--data_path {path}: no such file, folder or glob match")
     augmentation.check_output_path(args.out, inputs, dirs)
     if os.path.lexists(args.out) and not args.overwrite:
-        raise ValueError(f"--out {args.out} exists; pass --overwrite to replace it")
+        raise ValueError(f"--out {augmentation.exists_message(args.out)}")
     return dirs
 
 
 def load_backend(args):
     from tfredirect import augmentation
 
-    if args.checkpoint.endswith(".keras") and args.threads:
+    if not args.checkpoint.endswith(".tflite") and args.threads:
         import tensorflow as tf
 
         try:

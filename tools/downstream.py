@@ -25,13 +25,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 F = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "Trained redirector: a .keras (tools/train.py) or .tflite (tools/export.py).")
+flags.DEFINE_string("checkpoint", None, "Trained redirector: a .keras, a tools/train.py run directory or checkpoint "
+                    "prefix, or a .tflite (tools/export.py).")
 flags.DEFINE_enum("data", "synthgaze", ["synthgaze", "xgaze", "sted", "folder"], "Data source.")
 flags.DEFINE_string("data_path", "", "Real data: h5 file, folder or glob, or a CSV (folder).")
-flags.DEFINE_integer("size", 0, "Image size; 0 = the redirector's.")
-flags.DEFINE_integer("samples", 4000, "Narrow subset size (real data: at most this many).")
+flags.DEFINE_integer("size", 0, "Image size; 0 = the redirector's.", lower_bound=0)
+flags.DEFINE_integer("samples", 4000, "Narrow subset size (real data: at most this many).", lower_bound=1)
 flags.DEFINE_float("max_gaze_deg", 10.0, "The subset keeps samples with |gaze pitch| and |gaze yaw| below this.")
-flags.DEFINE_integer("per_image", 2, "Redirected copies per subset sample.")
+flags.DEFINE_integer("per_image", 2, "Redirected copies per subset sample.", lower_bound=1)
 flags.DEFINE_enum("targets", "kde", ["kde", "uniform"],
                   "kde: joint (gaze, head) from a kernel density over full-range labels (SynthGaze's label "
                   "distribution, or all training persons' labels); uniform: independent, within the ranges.")
@@ -40,16 +41,19 @@ flags.DEFINE_enum("target_kind", "both", ["gaze", "head", "both", "random", "mix
 flags.DEFINE_list("gaze_range_deg", ["40", "50"], "Target gaze limits |pitch|, |yaw| (deg); SynthGaze's range.")
 flags.DEFINE_list("head_range_deg", ["30", "45"], "Target head limits |pitch|, |yaw| (deg); SynthGaze's range.")
 flags.DEFINE_float("bandwidth_deg", 0.0, "kde kernel width (deg); 0 = Scott's rule.")
-flags.DEFINE_integer("steps", 2000, "Estimator training steps (every arm).")
-flags.DEFINE_integer("batch_size", 32, "Estimator batch size.")
+flags.DEFINE_integer("steps", 2000, "Estimator training steps (every arm).", lower_bound=1)
+flags.DEFINE_integer("batch_size", 32, "Estimator batch size.", lower_bound=1)
 flags.DEFINE_float("lr", 1e-3, "Estimator Adam learning rate (cosine decay).")
 flags.DEFINE_integer("seed", 0, "Seed (SynthGaze dataset, subset, targets, estimator weights and data order).")
-flags.DEFINE_integer("test_samples", 1024, "Full-range samples of held-out persons to test on.")
+flags.DEFINE_integer("test_samples", 1024, "Full-range samples of held-out persons to test on.", lower_bound=1)
 flags.DEFINE_list("bins_deg", ["10", "20", "30"], "Bin edges of the true test gaze max(|pitch|, |yaw|) (deg).")
 flags.DEFINE_bool("with_full", False, "Also train on as many full-range real samples (the upper bound).")
 flags.DEFINE_string("out_dir", "runs/downstream", "Output folder.")
 flags.DEFINE_bool("overwrite", False, "Replace a previous run's results in --out_dir.")
-flags.DEFINE_integer("verbose", 0, "Keras verbosity while training the estimators.")
+flags.DEFINE_integer("verbose", 0, "Keras verbosity while training the estimators.", lower_bound=0, upper_bound=2)
+flags.register_validator("max_gaze_deg", lambda v: 0 < v < 90, message="expected a limit in (0, 90) degrees")
+flags.register_validator("lr", lambda v: v > 0, message="expected a positive learning rate")
+flags.register_validator("bandwidth_deg", lambda v: 0 <= v <= 90, message="expected 0 (Scott's rule) to 90 degrees")
 flags.mark_flag_as_required("checkpoint")
 
 
@@ -63,6 +67,7 @@ def _floats(name):
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
+    from tfredirect.data.index import read_error_message
     from tfredirect.training import downstream
 
     try:
@@ -76,6 +81,12 @@ def main(argv):
         results = downstream.run(cfg, log=lambda msg: print(msg, flush=True))
     except (ValueError, OSError) as err:
         print(f"downstream.py: error: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # reader errors arrive wrapped in a tf.data op error
+        message = read_error_message(err)
+        if message is None:
+            raise
+        print(f"downstream.py: error: {message}", file=sys.stderr)
         return 1
     print(downstream.format_table(results))
     print(f"total {results['seconds']:.0f} s")

@@ -21,22 +21,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 F = flags.FLAGS
-flags.DEFINE_string("model", None, "A redirector .keras file (tools/train.py writes redirector.keras).")
+flags.DEFINE_string("model", None, "A redirector .keras file, a tools/train.py run directory or a checkpoint prefix.")
 flags.DEFINE_string("estimator", "", "The judge: an estimator.keras from tools/train_estimator.py.")
 flags.DEFINE_enum("data", "synthgaze", ["synthgaze", "xgaze", "sted", "folder"], "Evaluation data.")
 flags.DEFINE_string("data_path", "", "Real data: h5 file, folder or glob, or a CSV (folder).")
 flags.DEFINE_string("split", "", "SynthGaze: train, val or test (default test). Real data: all (default), "
                     "or train/val for the persons tools/train.py trained on / held out.")
-flags.DEFINE_integer("persons", 64, "SynthGaze: persons to evaluate.")
-flags.DEFINE_integer("pairs_per_person", 4, "SynthGaze: pairs per person.")
-flags.DEFINE_integer("pairs", 256, "Real data: pairs to evaluate.")
+flags.DEFINE_integer("persons", 64, "SynthGaze: persons to evaluate.", lower_bound=1)
+flags.DEFINE_integer("pairs_per_person", 4, "SynthGaze: pairs per person.", lower_bound=1)
+flags.DEFINE_integer("pairs", 256, "Real data: pairs to evaluate.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "SynthGaze dataset seed (use the training seed for the same persons split).")
 flags.DEFINE_enum("nuisance", "person", ["person", "image"], "SynthGaze nuisance mode (as in training).")
 flags.DEFINE_integer("eval_seed", 0, "Seed of the choice of persons and pairs.")
 flags.DEFINE_string("out", "", "Write the results as JSON here, and examples as <out>.png.")
-flags.DEFINE_integer("examples", 8, "Example rows in the PNG.")
+flags.DEFINE_integer("examples", 8, "Example rows in the PNG.", lower_bound=0)
 flags.DEFINE_bool("overwrite", False, "Replace existing --out files.")
 flags.mark_flag_as_required("model")
+SPLITS = {"synthgaze": ("", "train", "val", "test"), "real": ("", "all", "train", "val")}
+flags.register_multi_flags_validator(
+    ["data", "split"], lambda f: f["split"] in SPLITS["synthgaze" if f["data"] == "synthgaze" else "real"],
+    message="--split: SynthGaze takes train, val or test; real data (xgaze, sted, folder) all, train or val")
 
 
 def _outputs():
@@ -56,8 +60,6 @@ def _evaluate(model, judge):
         from tfredirect.data.synthgaze import SynthGaze
 
         split = F.split or "test"
-        if split not in ("train", "val", "test"):
-            raise ValueError(f"--split for SynthGaze is train, val or test, got {split!r}")
         synth = SynthGaze(size=model.image_size, seed=F.seed, nuisance=F.nuisance)
         return evaluation.evaluate_synthgaze(model, synth, split, F.persons, F.pairs_per_person, F.eval_seed,
                                              judge, F.examples)
@@ -65,8 +67,6 @@ def _evaluate(model, judge):
     from tfredirect.training.data import split_index
 
     split = F.split or "all"
-    if split not in ("all", "train", "val"):
-        raise ValueError(f"--split for real data is all, train or val, got {split!r}")
     if not F.data_path:
         raise ValueError(f"--data={F.data} needs --data_path")
     index = split_index(sources.build_index(F.data, F.data_path), split)
@@ -76,11 +76,12 @@ def _evaluate(model, judge):
 def main(argv):
     del argv
     from tfredirect import evaluation, visualize
-    from tfredirect.models import load_redirector
+    from tfredirect.data.index import read_error_message
+    from tfredirect.serving.checkpoints import load_generator
 
     try:
         paths = _outputs()
-        model = load_redirector(F.model)
+        model = load_generator(F.model)
         judge = None
         if F.estimator:
             from tfredirect.training.estimation import load_estimator
@@ -92,6 +93,12 @@ def main(argv):
         result, rows = _evaluate(model, judge)
     except (ValueError, OSError, KeyError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # reader errors arrive wrapped in a tf.data op error
+        message = read_error_message(err)
+        if message is None:
+            raise
+        print(f"evaluate.py: error: {message}", file=sys.stderr)
         return 1
     result.update(model=os.path.abspath(F.model), estimator=os.path.abspath(F.estimator) if F.estimator else None)
     print(evaluation.format_table(result))

@@ -27,12 +27,22 @@ flags.DEFINE_string("formats", "saved_model,tflite,onnx", "Comma-separated: save
 flags.DEFINE_string("quantize", "none", "TFLite modes, comma-separated: none, fp16, dynamic, int8.")
 flags.DEFINE_string("representative", "", "int8 calibration data: 'synthgaze' or an h5/CSV dataset path.")
 flags.DEFINE_enum("representative_source", "sted", ["sted", "xgaze", "folder"], "Reader for a --representative path.")
-flags.DEFINE_integer("representative_count", 128, "Images used for int8 calibration.")
-flags.DEFINE_integer("opset", 17, "ONNX opset (>= 17).")
+flags.DEFINE_integer("representative_count", 128, "Images used for int8 calibration.", lower_bound=1)
+flags.DEFINE_integer("opset", 17, "ONNX opset (>= 17).", lower_bound=17)
 flags.DEFINE_integer("check_images", 16, "Held-out SynthGaze images on which every artifact is compared with the "
-                     "Keras model (reported, and stored in export.json); 0 skips the check.")
+                     "Keras model (reported, and stored in export.json); 0 skips the check.", lower_bound=0)
 flags.DEFINE_bool("overwrite", False, "Replace an existing --out_dir.")
 flags.mark_flags_as_required(["checkpoint", "out_dir"])
+
+
+def _choices(allowed):
+    return lambda value: bool(value.strip()) and all(v.strip() in allowed for v in value.split(",") if v.strip())
+
+
+flags.register_validator("formats", _choices(("saved_model", "tflite", "onnx")),
+                         message="expected a comma-separated list of saved_model, tflite, onnx")
+flags.register_validator("quantize", _choices(("none", "fp16", "dynamic", "int8")),
+                         message="expected a comma-separated list of none, fp16, dynamic, int8")
 
 
 def representative_images(spec, source, size, count):
@@ -60,8 +70,6 @@ def main(argv):
     from tfredirect.serving.checkpoints import load_generator
 
     try:
-        if F.opset < 17:
-            raise ValueError(f"--opset must be >= 17, got {F.opset}")
         formats = export_lib.parse_list(F.formats, export_lib.FORMATS, "format")
         quantize = export_lib.parse_list(F.quantize, export_lib.QUANTIZATIONS, "quantization")
         if os.path.exists(F.out_dir) and not F.overwrite:

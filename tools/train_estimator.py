@@ -16,19 +16,23 @@ F = flags.FLAGS
 flags.DEFINE_enum("data", "synthgaze", ["synthgaze", "xgaze", "sted", "folder"], "Training data source.")
 flags.DEFINE_string("data_path", "", "Real data: h5 file, folder or glob, or a CSV (folder).")
 flags.DEFINE_integer("size", 64, "Image size (32, 64 or 128); match the redirector it will judge.")
-flags.DEFINE_integer("batch_size", 32, "Batch size.")
-flags.DEFINE_integer("steps", 2000, "Training steps.")
+flags.DEFINE_integer("batch_size", 32, "Batch size.", lower_bound=1)
+flags.DEFINE_integer("steps", 2000, "Training steps.", lower_bound=1)
 flags.DEFINE_float("lr", 1e-3, "Adam learning rate (cosine decay).")
 flags.DEFINE_float("max_gaze_deg", 0.0, "SynthGaze: train only on samples with |gaze| below this (0 = all).")
 flags.DEFINE_integer("seed", 0, "Seed (weights and data).")
 flags.DEFINE_string("out_dir", "runs/estimator", "Output folder (estimator.keras, summary.json).")
 flags.DEFINE_bool("overwrite", False, "Replace an existing estimator in --out_dir.")
-flags.DEFINE_integer("verbose", 1, "Keras verbosity.")
+flags.DEFINE_integer("verbose", 1, "Keras verbosity.", lower_bound=0, upper_bound=2)
+flags.register_validator("size", lambda v: v in (32, 64, 128), message="expected 32, 64 or 128")
+flags.register_validator("lr", lambda v: v > 0, message="expected a positive learning rate")
+flags.register_validator("max_gaze_deg", lambda v: 0 <= v < 90, message="expected 0 (all) or a limit in (0, 90) degrees")
 
 
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
+    from tfredirect.data.index import read_error_message
     from tfredirect.training.estimation import EstimatorConfig, train_estimator
 
     try:
@@ -38,6 +42,12 @@ def main(argv):
         summary = train_estimator(cfg)
     except (ValueError, OSError) as err:
         print(f"train_estimator.py: error: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # reader errors arrive wrapped in a tf.data op error
+        message = read_error_message(err)
+        if message is None:
+            raise
+        print(f"train_estimator.py: error: {message}", file=sys.stderr)
         return 1
     print(f"trained {summary['steps']} steps in {summary['seconds']} s on {summary['data']}")
     if "test_gaze_error_deg" in summary:

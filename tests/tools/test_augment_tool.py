@@ -108,7 +108,7 @@ def test_refusals_leave_the_input_unchanged_and_write_nothing(tool_main, tiny_re
         assert err.startswith("augment.py: error: ") and message in err, err
     missing = tmp_path / "nope.keras"
     assert tool_main(["--data=sted", f"--data_path={data}", f"--checkpoint={missing}", f"--out={tmp_path}/x.h5"]) == 1
-    assert f"--checkpoint {missing}: no such file" in capsys.readouterr().err
+    assert f"--checkpoint {missing}: no such model file" in capsys.readouterr().err
     assert {p: _sha(p) for p in before} == before
     assert sorted(os.listdir(tmp_path)) == listing and sorted(os.listdir(folder)) == ["train.h5"]
 

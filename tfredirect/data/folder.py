@@ -21,7 +21,7 @@ COLUMNS = ("path", "person", "gaze_pitch", "gaze_yaw", "head_pitch", "head_yaw")
 
 
 def read_image(path, row=None):
-    """uint8 RGB image at `path` (square); `row` is unused (reader interface)."""
+    """uint8 RGB image at `path` (square); `row` (the CSV line listing it) is unused."""
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"{path}: cannot read image")
@@ -53,7 +53,7 @@ def _read_csv(fname, with_gaze):
             if not rec["path"] or not rec["person"]:
                 raise ValueError(f"{fname}: line {line}: empty 'path' or 'person'")
             values = [_number(rec[c], fname, line, c) for c in needed[2:]]
-            rows.append((rec["path"], rec["person"], values))
+            rows.append((rec["path"], rec["person"], values, line))
     return rows
 
 
@@ -61,7 +61,7 @@ def _index_file(builder, fname, with_gaze):
     rows = _read_csv(fname, with_gaze)
     if not rows:
         return
-    values = np.array([v for _, _, v in rows], np.float32)
+    values = np.array([r[2] for r in rows], np.float32)
     fields = {"head_pitch/head_yaw": values[:, -2:]}
     if with_gaze:
         fields = {"gaze_pitch/gaze_yaw": values[:, :2], **fields}
@@ -73,7 +73,8 @@ def _index_file(builder, fname, with_gaze):
         if not os.path.isfile(path):
             missing.append(rows[i][0])
             continue
-        builder.add(path, rows[i][1], [0], values[i : i + 1, :2] if with_gaze else None, values[i : i + 1, -2:])
+        builder.add(path, rows[i][1], [rows[i][3]], values[i : i + 1, :2] if with_gaze else None,
+                    values[i : i + 1, -2:], origin=fname)
     if missing:
         raise ValueError(f"{fname}: column 'path': {len(missing)} image(s) not found, e.g. {missing[0]!r}")
     report_skipped(fname, len(ok) - int(ok.sum()), len(ok))

@@ -60,6 +60,15 @@ def require_dataset(parent, key, fname, shape=None, floating=False):
     return ds
 
 
+def read_all(ds, fname, rows=slice(None)):
+    """`ds[rows]` as NumPy; a ValueError naming the file and the dataset when HDF5 cannot
+    read it (e.g. a corrupted chunk)."""
+    try:
+        return ds[rows]
+    except OSError as err:
+        raise ValueError(f"{fname}: '{ds.name}': cannot read ({err})") from None
+
+
 def check_image_dataset(ds, fname):
     """Face-patch datasets are (N, S, S, 3) uint8."""
     where = f"{fname}: '{ds.name}'"

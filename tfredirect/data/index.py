@@ -8,6 +8,7 @@ read on demand by `SampleIndex.read` and resized to the requested size.
 
 import dataclasses
 import logging
+import re
 from typing import Callable
 
 import cv2
@@ -25,6 +26,23 @@ def resize_square(image, size):
         return image
     interp = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_CUBIC
     return cv2.resize(np.ascontiguousarray(image), (size, size), interpolation=interp)
+
+
+class DataReadError(ValueError):
+    """Pixel data that cannot be read; the message names the file, the group or CSV line
+    and the row, on one line."""
+
+
+_READ_ERROR = re.compile(r"DataReadError: ([^\n]*)")
+
+
+def read_error_message(err):
+    """The one-line message of a DataReadError, also when tf.data delivers it wrapped in
+    an op error (the readers run inside `tf.numpy_function`); None for other errors."""
+    if isinstance(err, DataReadError):
+        return str(err)
+    found = _READ_ERROR.search(str(getattr(err, "message", None) or err))
+    return found.group(1).strip() if found else None
 
 
 def finite_rows(source, **fields):
@@ -65,15 +83,45 @@ class SampleIndex:
     reader: Callable
     has_gaze: bool
     description: str
+    origins: tuple = ()  # per location: the CSV listing it (folder datasets; `row` is then its line)
 
     def __len__(self):
         return len(self.row)
 
+    def where(self, i):
+        """Where sample `i`'s pixels live, for messages: "<file>: '<dataset>' row <r>" (h5)
+        or "<csv>: line <n>: <image>" (folder)."""
+        loc, row = self.locations[self.location[i]], int(self.row[i])
+        if isinstance(loc, tuple):
+            return f"{loc[0]}: '/{loc[1].lstrip('/')}' row {row}"
+        origin = self.origins[self.location[i]] if self.origins else None
+        return f"{origin}: line {row}: {loc}" if origin else loc
+
+    def read_image(self, i):
+        """The stored uint8 RGB image of sample `i`, at its own size; DataReadError naming
+        the file, group or CSV line and row when the pixels cannot be read."""
+        try:
+            image = self.reader(self.locations[self.location[i]], self.row[i])
+        except DataReadError:
+            raise
+        except Exception as err:  # h5py OSError, cv2.error, reader ValueError: all unreadable pixels
+            first = (str(err).strip().splitlines() or [""])[0][:300]
+            loc = self.locations[self.location[i]]
+            name = f"{loc if isinstance(loc, str) else loc[0]}: "
+            detail = first[len(name):] if isinstance(err, ValueError) and first.startswith(name) else \
+                f"cannot read pixel data ({type(err).__name__}: {first})"
+            raise DataReadError(f"{self.where(i)}: {detail}") from err
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or image.shape[0] != image.shape[1]:
+            raise DataReadError(f"{self.where(i)}: pixel data is {image.dtype} {image.shape}, "
+                                "expected a square uint8 (S, S, 3) image")
+        return image
+
     def read(self, ids, size):
-        """uint8 RGB images (n, size, size, 3) of the samples `ids`."""
+        """uint8 RGB images (n, size, size, 3) of the samples `ids` (DataReadError as `read_image`)."""
         out = np.empty((len(ids), size, size, 3), np.uint8)
         for j, i in enumerate(np.asarray(ids)):
-            out[j] = resize_square(self.reader(self.locations[self.location[i]], self.row[i]), size)
+            out[j] = resize_square(self.read_image(i), size)
         return out
 
     def groups(self):
@@ -93,11 +141,15 @@ class IndexBuilder:
         self.reader = reader
         self.has_gaze = has_gaze
         self._persons, self._locations = {}, {}
+        self._origins = []
         self._blocks = []
 
-    def add(self, location, person, rows, gaze, head):
-        """Samples `rows` (n,) of one `location` and one `person`; gaze may be None."""
+    def add(self, location, person, rows, gaze, head, origin=None):
+        """Samples `rows` (n,) of one `location` and one `person`; gaze may be None.
+        `origin`: the file listing the location (a CSV, whose line numbers are the rows)."""
         loc = self._locations.setdefault(location, len(self._locations))
+        if loc == len(self._origins):
+            self._origins.append(origin)
         pid = self._persons.setdefault(str(person), len(self._persons))
         rows = np.asarray(rows, np.int64)
         n = len(rows)
@@ -114,5 +166,5 @@ class IndexBuilder:
         return SampleIndex(
             gaze=gaze, head=head, person=person, persons=tuple(self._persons), location=location,
             locations=tuple(self._locations), row=row, reader=self.reader, has_gaze=self.has_gaze,
-            description=description,
+            description=description, origins=tuple(self._origins) if any(self._origins) else (),
         )

@@ -27,7 +27,7 @@ def _index_file(builder, fname, with_gaze):
         for name, group in groups:
             pixels = h5io.check_image_dataset(h5io.require_dataset(group, "pixels", fname), fname)
             labels = h5io.require_dataset(group, "labels", fname, shape=(pixels.shape[0], LABEL_COLUMNS), floating=True)
-            lab = labels[:, :4]
+            lab = h5io.read_all(labels, fname, np.s_[:, :4])
             fields = {f"{labels.name}[:, 2:4] (head)": lab[:, 2:4]}
             if with_gaze:
                 fields = {f"{labels.name}[:, 0:2] (gaze)": lab[:, 0:2], **fields}

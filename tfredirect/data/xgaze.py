@@ -27,9 +27,10 @@ def _index_file(builder, fname, with_gaze):
             )
         patches = h5io.check_image_dataset(h5io.require_dataset(f, "face_patch", fname), fname)
         n = patches.shape[0]
-        fields = {"/face_head_pose": h5io.require_dataset(f, "face_head_pose", fname, shape=(n, 2), floating=True)[:]}
+        fields = {"/face_head_pose": h5io.read_all(
+            h5io.require_dataset(f, "face_head_pose", fname, shape=(n, 2), floating=True), fname)}
         if with_gaze:
-            gaze = h5io.require_dataset(f, "face_gaze", fname, shape=(n, 2), floating=True)[:]
+            gaze = h5io.read_all(h5io.require_dataset(f, "face_gaze", fname, shape=(n, 2), floating=True), fname)
             fields = {"/face_gaze": gaze, **fields}
     ok = finite_rows(fname, **fields)
     rows = np.flatnonzero(ok)

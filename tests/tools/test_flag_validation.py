@@ -1,0 +1,36 @@
+"""Every tool refuses out-of-range and unknown flag values at parse time, naming the flag, as
+absl does for enum flags (issue 11, item 16)."""
+
+import pytest
+
+CASES = [
+    ("evaluate", ["--model=m.keras", "--pairs=0"], "flag --pairs=0: 0 is not a positive integer"),
+    ("evaluate", ["--model=m.keras", "--persons=-2"], "flag --persons=-2: -2 is not a positive integer"),
+    ("evaluate", ["--model=m.keras", "--pairs_per_person=0"], "flag --pairs_per_person=0"),
+    ("evaluate", ["--model=m.keras", "--examples=-1"], "flag --examples=-1"),
+    ("evaluate", ["--model=m.keras", "--split=all"], "--split: SynthGaze takes train, val or test"),
+    ("evaluate", ["--model=m.keras", "--data=sted", "--split=test"], "real data (xgaze, sted, folder) all, train or val"),
+    ("evaluate", ["--model=m.keras", "--data=bogus"], "flag --data=bogus: value should be one of"),
+    ("export", ["--checkpoint=m.keras", "--out_dir=o", "--formats=saved_model,coreml"],
+     "flag --formats=saved_model,coreml: expected a comma-separated list of saved_model, tflite, onnx"),
+    ("export", ["--checkpoint=m.keras", "--out_dir=o", "--quantize=int4"], "flag --quantize=int4: expected"),
+    ("export", ["--checkpoint=m.keras", "--out_dir=o", "--opset=13"], "flag --opset=13: 13 is not integer >= 17"),
+    ("export", ["--checkpoint=m.keras", "--out_dir=o", "--representative_count=0"], "flag --representative_count=0"),
+    ("export", ["--checkpoint=m.keras", "--out_dir=o", "--check_images=-1"], "flag --check_images=-1"),
+    ("train_estimator", ["--size=48"], "flag --size=48: expected 32, 64 or 128"),
+    ("train_estimator", ["--steps=0"], "flag --steps=0"),
+    ("train_estimator", ["--batch_size=0"], "flag --batch_size=0"),
+    ("train_estimator", ["--lr=0"], "flag --lr=0.0: expected a positive learning rate"),
+    ("downstream", ["--checkpoint=m.keras", "--per_image=0"], "flag --per_image=0"),
+    ("downstream", ["--checkpoint=m.keras", "--samples=0"], "flag --samples=0"),
+    ("downstream", ["--checkpoint=m.keras", "--max_gaze_deg=95"], "flag --max_gaze_deg=95.0: expected a limit in (0, 90)"),
+    ("downstream", ["--checkpoint=m.keras", "--target_kind=eyes"], "flag --target_kind=eyes: value should be one of"),
+]
+
+
+@pytest.mark.parametrize("name, args, message", CASES, ids=[f"{c[0]}{c[1][-1]}" for c in CASES])
+def test_bad_flag_values_are_refused_naming_the_flag(tool, tmp_path, name, args, message):
+    result = tool(name, *args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FATAL Flags parsing error: " in result.stderr and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
