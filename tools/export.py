@@ -66,6 +66,7 @@ def representative_images(spec, source, size, count):
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
+    from tfredirect.data.index import read_error_message
     from tfredirect.serving import export_lib, parity
     from tfredirect.serving.checkpoints import load_generator
 
@@ -86,6 +87,12 @@ def main(argv):
                                     source=os.path.abspath(F.checkpoint), opset=F.opset, check=check)
     except (ValueError, OSError, RuntimeError) as err:
         print(f"export.py: error: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # reader errors arrive wrapped in a tf.data op error
+        message = read_error_message(err)
+        if message is None:
+            raise
+        print(f"export.py: error: {message}", file=sys.stderr)
         return 1
     print(f"exported {F.checkpoint} ({model.image_size}x{model.image_size}) to {F.out_dir}:")
     for name, path in written.items():

@@ -116,7 +116,7 @@ def _run(tool, *args):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("tool", ["evaluate", "train_estimator", "augment"])
+@pytest.mark.parametrize("tool", ["evaluate", "train_estimator", "augment", "export"])
 @pytest.mark.parametrize("data", ["sted", "folder"])
 def test_every_tool_reports_unreadable_pixels_in_one_line(tiny_redirector_file, tmp_path, tool, data):
     if data == "sted":
@@ -131,6 +131,9 @@ def test_every_tool_reports_unreadable_pixels_in_one_line(tiny_redirector_file, 
                             f"--out_dir={tmp_path / 'est'}", "--verbose=0"],
         "augment": [f"--data={data}", f"--data_path={path}", f"--checkpoint={tiny_redirector_file}",
                     f"--out={tmp_path / 'aug'}", "--per_image=1", "--layout=sted"],
+        "export": [f"--checkpoint={tiny_redirector_file}", f"--out_dir={tmp_path / 'exp'}", "--formats=tflite",
+                   "--quantize=int8", f"--representative={path}", f"--representative_source={data}",
+                   "--representative_count=16", "--check_images=0"],
     }[tool]
     result = _run(tool, *args)
     assert result.returncode == 1, result.stdout + result.stderr
