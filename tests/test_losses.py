@@ -74,3 +74,37 @@ def test_generator_adversarial_loss_is_minus_log_d_of_the_fakes():
     np.testing.assert_allclose(got, [LN2, (LN4_3 + LN4) / 2, LN4_3], rtol=1e-6)
     fooled = _np(losses.generator_adversarial(np.array([[100.0], [-100.0]], np.float32)))
     np.testing.assert_allclose(fooled, [0.0, 100.0], atol=1e-6, rtol=1e-6)
+
+
+def test_eye_reconstruction_is_the_weighted_mean_absolute_error():
+    x = np.zeros((2, 2, 2, 2), np.float32)
+    x_hat = np.zeros_like(x)
+    x_hat[0, 0, 0], x_hat[0, 1, 1] = [1.0, 3.0], [4.0, 0.0]  # channel means 2 at two pixels, 0 elsewhere
+    x_hat[1] = 0.5
+    fixed = np.array([[3.0, 1.0], [0.0, 0.0]], np.float32)  # one (S, S) map for the batch
+    got = _np(losses.eye_reconstruction(x_hat, x, fixed))
+    assert got.shape == (2,)
+    np.testing.assert_allclose(got, [(3 * 2.0 + 1 * 0.0) / 4, 0.5], rtol=1e-5)
+    per_sample = np.array([[[0.5, 0.0], [0.0, 0.5]], np.zeros((2, 2))], np.float32)  # (B, S, S); an empty map
+    np.testing.assert_allclose(_np(losses.eye_reconstruction(x_hat, x, per_sample)), [2.0, 0.0], rtol=1e-5)
+
+
+def test_feature_matching_averages_the_layers_mean_absolute_differences():
+    hat = [np.array([[1.0, 2.0], [0.0, 0.0]], np.float32),  # layer 1: (B, 2)
+           np.stack([np.ones((1, 2, 2)), [[[2.0, 0.0], [0.0, 0.0]]]]).astype(np.float32)]  # layer 2: (B, 1, 2, 2)
+    real = [np.zeros_like(hat[0]), np.zeros_like(hat[1])]
+    got = _np(losses.feature_matching(hat, real))
+    assert got.shape == (2,)
+    # sample 0: layers 1.5 and 1; sample 1: layers 0 and 0.5
+    np.testing.assert_allclose(got, [(1.5 + 1.0) / 2, (0.0 + 0.5) / 2], rtol=1e-6)
+
+
+def test_flow_smoothness_is_the_mean_absolute_gradient_along_x_plus_along_y():
+    flow = np.zeros((2, 2, 3, 2), np.float32)  # (B, H, W, (dx, dy))
+    flow[0] = 7.0  # constant: smooth
+    flow[1, :, :, 0] = np.arange(3)[None, :]  # x component grows by 1 per column
+    flow[1, :, :, 1] = 3.0 * np.arange(2)[:, None]  # y component grows by 3 per row
+    got = _np(losses.flow_smoothness(flow))
+    assert got.shape == (2,)
+    # along x: 2 x 2 x 2 differences, half of them 1 -> 0.5; along y: 1 x 3 x 2, half of them 3 -> 1.5
+    np.testing.assert_allclose(got, [0.0, 0.5 + 1.5], rtol=1e-6)
