@@ -126,6 +126,10 @@ PRESETS = {
 }
 
 
+# ModelConfig fields that a training run may set on top of its preset (TrainConfig fields too)
+MODEL_OVERRIDES = ("decoder", "flow_stride")
+
+
 def preset(name, **overrides):
     """The named preset, optionally with some fields replaced."""
     if name not in PRESETS:

@@ -4,7 +4,8 @@ model loader of every tool (export, evaluate, redirect, augment, downstream)."""
 import json
 import os
 
-FORMS = "a redirector .keras file, a tools/train.py run directory or a checkpoint prefix (<run>/checkpoints/ckpt-N)"
+FORMS = ("a shipped model's name (tfredirect.pretrained.names()), a redirector .keras file, a tools/train.py run "
+         "directory or a checkpoint prefix (<run>/checkpoints/ckpt-N)")
 
 
 def _read_config(run_dir, path):
@@ -25,17 +26,18 @@ def _read_config(run_dir, path):
 _SAVED_VARIABLE = "g_optimizer/_trainable_variables/{}/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-def _restore(prefix, preset_name, config_path):
+def _restore(prefix, cfg, config_path):
     """The generator alone, restored from a training checkpoint: neither the discriminator
     nor the training-only consistency estimator is built. Every variable is checked by
     position and shape, so a checkpoint of another preset is refused, never half-loaded."""
     import tensorflow as tf
 
-    from tfredirect.config import preset
+    from tfredirect.config import MODEL_OVERRIDES, preset
     from tfredirect.models import Redirector
 
+    preset_name = cfg["preset"]
     try:
-        model_cfg = preset(preset_name)
+        model_cfg = preset(preset_name, **{k: cfg[k] for k in MODEL_OVERRIDES if k in cfg})
     except ValueError as err:
         raise ValueError(f"{config_path}: {err}") from None
     generator = Redirector(model_cfg, name="generator")
@@ -72,7 +74,11 @@ def resolve(path):
     """What `path` names, checked without TensorFlow (tools call it before heavy work):
     ("keras", file), ("run", run_dir) or ("checkpoint", prefix, run_dir). ValueError naming
     the path when it is none of the forms."""
+    from tfredirect import pretrained
+
     path = os.fspath(path)
+    if path in pretrained.names():
+        return ("pretrained", path)
     if path.endswith(".keras"):
         if os.path.isdir(path):
             raise ValueError(f"{path}: is a folder, expected a .keras file")
@@ -95,15 +101,19 @@ def resolve(path):
 
 
 def load_generator(path):
-    """A Redirector from `path`: a redirector `.keras` file, a training run directory (its
-    latest checkpoint; its redirector.keras when it has no checkpoint), or a checkpoint
-    prefix inside a run. Only the generator is restored, so runs trained with the
+    """A Redirector from `path`: a shipped model's name (tfredirect.pretrained), a redirector
+    `.keras` file, a training run directory (its latest checkpoint; its redirector.keras
+    when it has no checkpoint), or a checkpoint prefix inside a run. Only the generator is restored, so runs trained with the
     consistency loss load without their estimator. Raises ValueError naming the file."""
     import tensorflow as tf
 
     from tfredirect.models import load_redirector
 
     kind = resolve(path)
+    if kind[0] == "pretrained":
+        from tfredirect import pretrained
+
+        return pretrained.load(kind[1])
     if kind[0] == "keras":
         return load_redirector(kind[1])
     if kind[0] == "run":
@@ -117,5 +127,5 @@ def load_generator(path):
             raise ValueError(f"{path}: the run has no checkpoint under {ckpt_dir} and no redirector.keras")
     else:
         _, prefix, run_dir = kind
-    _, config_path, preset_name = _read_config(run_dir, path)
-    return _restore(prefix, preset_name, config_path)
+    cfg, config_path, _ = _read_config(run_dir, path)
+    return _restore(prefix, cfg, config_path)
