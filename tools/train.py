@@ -83,6 +83,9 @@ def main(argv):
         print(f"\ntrain.py: interrupted; continue from the last checkpoint in {F.out_dir} with --resume "
               "(same flags)", file=sys.stderr)
         return 130
+    if "outputs" not in summary:  # a non-chief worker: the chief writes and reports the run
+        print(f"\nworker done at step {summary['step']}; the chief wrote the outputs in {F.out_dir}")
+        return 0
     print(f"\nTrained {summary['preset']} from step {summary['start_step']} to {summary['step']} "
           f"in {summary['wall_seconds']} s on {summary['data']}")
     if summary["train_pairs_per_second"] is None:

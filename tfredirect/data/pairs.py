@@ -167,41 +167,55 @@ def _check_size(size):
     return int(size)
 
 
-def pair_dataset(index, size, batch_size, seed=0, min_angle_deg=0.0, infinite=True):
+def pair_dataset(index, size, batch_size, seed=0, min_angle_deg=0.0, infinite=True, start=0, shards=1, shard_ids=None):
     """Batched pair records (`image_a, gaze_a, head_a, image_b, gaze_b, head_b`; uint8
     (B, size, size, 3) RGB and float32 (B, 2) radians) of one person and different poses.
 
     Each epoch visits every eligible sample once as `a` in a seeded random order, with a
-    random valid partner `b`. infinite: endless epochs; else one epoch of
-    floor(eligible / batch_size) batches (static batch shape). Deterministic per seed.
+    random valid partner `b` drawn per global batch of `batch_size`. infinite: endless
+    epochs; else one epoch of floor(eligible / batch_size) batches (static batch shape).
+    start: first global batch. shards: each global batch is cut into this many equal
+    consecutive parts, and the stream yields, per global batch, the parts in `shard_ids`
+    (default all), reading only their pixels. Deterministic per seed.
     """
     size = _check_size(size)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if shards < 1 or batch_size % shards:
+        raise ValueError(f"batch_size ({batch_size}) must be divisible by shards ({shards})")
+    shard_ids = list(range(shards)) if shard_ids is None else [int(i) for i in shard_ids]
+    if not shard_ids or min(shard_ids) < 0 or max(shard_ids) >= shards:
+        raise ValueError(f"shard_ids must be a non-empty subset of range({shards}), got {shard_ids}")
     sampler = PairSampler(index, min_angle_deg)
     if not infinite and len(sampler.eligible) < batch_size:
         raise ValueError(
             f"{index.description}: one epoch has {len(sampler.eligible)} pair(s), fewer than batch_size={batch_size}"
         )
     seed = int(seed) & _SEED_MASK
+    part = batch_size // shards
     gaze, head = tf.constant(index.gaze), tf.constant(index.head)
 
-    def read(k, a):
+    def read(k, a, j):
         with _GATE.open():
             b = sampler.partners(a, np.random.default_rng([seed, int(k)]))
-            images = index.read(np.concatenate([a, b]), size)
-        return images[: len(a)], images[len(a) :], b
+            cut = slice(int(j) * part, (int(j) + 1) * part)
+            images = index.read(np.concatenate([a[cut], b[cut]]), size)
+        return images[:part], images[part:], b[cut]
 
-    def load(k, a):
-        image_a, image_b, b = tf.numpy_function(read, [k, a], [tf.uint8, tf.uint8, tf.int64], stateful=False)
-        shape = (batch_size, size, size, 3)
-        b = tf.ensure_shape(b, (batch_size,))
+    def load(k, a, j):
+        image_a, image_b, b = tf.numpy_function(read, [k, a, j], [tf.uint8, tf.uint8, tf.int64], stateful=False)
+        shape = (part, size, size, 3)
+        a = a[j * part : (j + 1) * part]
+        b = tf.ensure_shape(b, (part,))
         return {
             "image_a": tf.ensure_shape(image_a, shape), "gaze_a": tf.gather(gaze, a), "head_a": tf.gather(head, a),
             "image_b": tf.ensure_shape(image_b, shape), "gaze_b": tf.gather(gaze, b), "head_b": tf.gather(head, b),
         }
 
+    parts = tf.constant(shard_ids, tf.int64)
     ds = _id_stream(sampler.eligible, seed, True, infinite).batch(batch_size, drop_remainder=True).enumerate()
+    ds = ds.skip(int(start)).flat_map(
+        lambda k, a: tf.data.Dataset.from_tensor_slices(parts).map(lambda j: (k, a, j)))
     return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 

@@ -360,29 +360,44 @@ class SynthGaze:
             "image_b": images[n:], "gaze_b": gaze[n:], "head_b": head[n:],
         }
 
-    def pairs(self, split, batch_size, seed=0, infinite=True, fresh=True, min_angle_deg=0.0, num_batches=None):
+    def pairs(self, split, batch_size, seed=0, infinite=True, fresh=True, min_angle_deg=0.0, num_batches=None,
+              start=0, shards=1, shard_ids=None):
         """tf.data.Dataset of batched same-person pair records (PAIR_KEYS).
 
-        infinite: an endless stream (rendered on the fly, one batch per render call);
-        otherwise `num_batches` batches (default: one pass over persons x samples / 2).
-        Deterministic for a given `seed`.
+        Global batch k (k = start, start + 1, ...) of `batch_size` pairs has keys drawn by a
+        generator seeded with (dataset seed, `seed`, split, k), so a stream can start at any
+        batch and repeats exactly. infinite: endless; otherwise `num_batches` global batches
+        (default: one pass over persons x samples / 2). shards: each global batch is cut
+        into this many equal consecutive parts of batch_size / shards pairs, and the stream
+        yields, per global batch, the parts in `shard_ids` (default all), rendering only
+        those: input pipelines of a multi-worker job each render their own share.
         """
         batch_size = _positive_int("batch_size", batch_size)
+        shards = _positive_int("shards", shards)
+        if batch_size % shards:
+            raise ValueError(f"batch_size ({batch_size}) must be divisible by shards ({shards})")
+        shard_ids = list(range(shards)) if shard_ids is None else [int(i) for i in shard_ids]
+        if not shard_ids or min(shard_ids) < 0 or max(shard_ids) >= shards:
+            raise ValueError(f"shard_ids must be a non-empty subset of range({shards}), got {shard_ids}")
         if not infinite:
             total = len(self.persons(split)) * self.samples_per_person // 2
             num_batches = num_batches or max(1, total // batch_size)
             _positive_int("num_batches", num_batches)
+        part = batch_size // shards
 
         def gen():
-            rng = np.random.default_rng([self.seed, int(seed), SPLITS.index(split)])
-            produced = 0
-            while infinite or produced < num_batches:
-                yield self.pair_batch(*self.pair_keys(split, batch_size, rng, fresh, min_angle_deg))
-                produced += 1
+            k = int(start)
+            while infinite or k < start + num_batches:
+                rng = np.random.default_rng([self.seed, int(seed), SPLITS.index(split), k])
+                pid, a, b = self.pair_keys(split, batch_size, rng, fresh, min_angle_deg)
+                for j in shard_ids:
+                    cut = slice(j * part, (j + 1) * part)
+                    yield self.pair_batch(pid[cut], a[cut], b[cut])
+                k += 1
 
         s = self.size
-        img = tf.TensorSpec((batch_size, s, s, 3), tf.uint8)
-        ang = tf.TensorSpec((batch_size, 2), tf.float32)
+        img = tf.TensorSpec((part, s, s, 3), tf.uint8)
+        ang = tf.TensorSpec((part, 2), tf.float32)
         sig = {"image_a": img, "gaze_a": ang, "head_a": ang, "image_b": img, "gaze_b": ang, "head_b": ang}
         return tf.data.Dataset.from_generator(gen, output_signature=sig).prefetch(2)
 

@@ -106,6 +106,11 @@ class RedirectionGAN(keras.Model):
         self.d_optimizer.build(self.discriminator.trainable_variables)
         super().compile(optimizer=self.g_optimizer, **kwargs)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Nothing to build (__init__ builds the networks, compile the optimizers). Keras'
+        version averages a data batch over replicas, which fails on dict batches under
+        MultiWorkerMirroredStrategy."""
+
     def call(self, inputs):
         """Reconstruct images in [-1, 1] through the generator; a pair batch (dict) uses its
         uint8 `image_a`, so Keras can build the model from a training batch."""
@@ -233,7 +238,10 @@ class RedirectionGAN(keras.Model):
     def _update_trackers(self, values):
         for name, value in values.items():
             self.trackers[name].update_state(ops.mean(value))
-        return {name: self.trackers[name].result() for name in values}
+        # Keras averages multi-worker logs over axis 0, which scalars lack: give them one
+        strategy = tf.distribute.get_strategy()
+        multi = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
+        return {name: ops.reshape(self.trackers[name].result(), (1,) if multi else ()) for name in values}
 
     # ------------------------------------------------------------------ steps
     def train_step(self, data):

@@ -14,6 +14,7 @@ Nothing is written or removed before the whole run is validated (config against 
 being resumed, checkpoint step, data, estimator path).
 """
 
+import contextlib
 import dataclasses
 import glob
 import json
@@ -323,10 +324,12 @@ def train_flops_per_pair(gan, batch_size=2):
     return profiling.count_flops(step, [img, ang, ang, img, ang, ang]) / batch_size
 
 
-def _consistency_estimator(cfg, out_dir, size):
+def _consistency_estimator(cfg, strategy, chief, size):
     """Path of the frozen estimator for the consistency loss; with "auto", one trained on the
     run's data (seed + 1, so it is not the judge that tools/train_estimator.py makes by
-    default) in <out_dir>/consistency_estimator, or reused from there on resume."""
+    default) in <out_dir>/consistency_estimator, or reused from there on resume. In a
+    multi-worker job only the chief trains it; the others wait for it (an all-reduce) and
+    read it from the shared --out_dir."""
     if not cfg.consistency_estimator:
         raise ValueError("--w_consistency > 0 needs --consistency_estimator (a tools/train_estimator.py model, "
                          "or auto)")
@@ -334,14 +337,19 @@ def _consistency_estimator(cfg, out_dir, size):
         return cfg.consistency_estimator
     from tfredirect.training.estimation import EstimatorConfig, train_estimator
 
-    est_dir = os.path.join(out_dir, "consistency_estimator")
+    est_dir = os.path.join(cfg.out_dir, "consistency_estimator")
     path = os.path.join(est_dir, "estimator.keras")
-    if not os.path.exists(path):
+    if chief and not os.path.exists(path):
         print(f"training the consistency estimator ({cfg.consistency_estimator_steps} steps) in {est_dir}")
         summary = train_estimator(EstimatorConfig(
             out_dir=est_dir, data=cfg.data, data_path=cfg.data_path, size=size, steps=cfg.consistency_estimator_steps,
             seed=cfg.seed + 1, verbose=cfg.verbose))
         print(f"wrote {path} ({summary['seconds']} s)")
+    if strategy.extended._in_multi_worker_mode():
+        strategy.reduce("SUM", strategy.run(lambda: tf.constant(1.0)), axis=None)
+        if not os.path.exists(path):
+            raise ValueError(f"--consistency_estimator=auto: {path}, written by the chief, is not visible on this "
+                             "worker; --out_dir must be on a filesystem all workers share")
     return path
 
 
@@ -349,12 +357,16 @@ def train(cfg):
     """Run (or resume) a training job; returns the summary dict (also written as JSON)."""
     t_start = time.perf_counter()
     strategy = make_strategy(cfg.strategy)
+    if cfg.batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(f"--batch_size ({cfg.batch_size}) must be divisible by the number of replicas "
+                         f"({strategy.num_replicas_in_sync})")
     chief = _is_chief(strategy)
     out_dir = cfg.out_dir if chief else os.path.join(cfg.out_dir, "workers", str(strategy.cluster_resolver.task_id))
     if chief:
         start_step, old = _check_run(cfg)
     else:
-        start_step = _latest_checkpoint(os.path.join(out_dir, "checkpoints"))[1] if cfg.resume else 0
+        # every worker resumes from the chief's checkpoints (a filesystem all workers share)
+        start_step = _latest_checkpoint(os.path.join(cfg.out_dir, "checkpoints"))[1] if cfg.resume else 0
         old_path = os.path.join(cfg.out_dir, "config.json")
         old = _read_json(old_path) if cfg.resume and os.path.exists(old_path) else None
     cfg = dataclasses.replace(cfg, lr_segments=_lr_segments(cfg, old, start_step))
@@ -364,12 +376,15 @@ def train(cfg):
     if chief:
         _commit_run(cfg, start_step)
 
+    # outside the scope: the chief trains an "auto" estimator alone
+    estimator_path = _consistency_estimator(cfg, strategy, chief, model_cfg.image_size) if _uses_estimator(cfg) else None
     with strategy.scope():
         estimator = None
-        if _uses_estimator(cfg):
+        if estimator_path:
             from tfredirect.training.estimation import load_estimator
 
-            estimator = load_estimator(_consistency_estimator(cfg, out_dir, model_cfg.image_size))
+            estimator = load_estimator(estimator_path)
+        keras.utils.set_random_seed(cfg.seed)  # the same weights whether or not an estimator was just trained
         gan = RedirectionGAN(model_cfg, cfg.loss, seed=cfg.seed, estimator=estimator)
         gan.compile(
             # beta1 0.9 lets the generator's autoencoding converge several times faster than
@@ -381,9 +396,10 @@ def train(cfg):
     manager = tf.train.CheckpointManager(ckpt, os.path.join(out_dir, "checkpoints"), max_to_keep=cfg.keep_checkpoints)
     step = lambda: int(gan.g_optimizer.iterations.numpy())
     if cfg.resume:
-        if manager.latest_checkpoint is None:
-            raise ValueError(f"--resume: no checkpoint under {os.path.join(out_dir, 'checkpoints')}")
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        latest = tf.train.latest_checkpoint(os.path.join(cfg.out_dir, "checkpoints"))
+        if latest is None:
+            raise ValueError(f"--resume: no checkpoint under {os.path.join(cfg.out_dir, 'checkpoints')}")
+        ckpt.restore(latest).assert_existing_objects_matched()
     start_step = step()
 
     preview = batch_to_numpy(data.preview)
@@ -399,11 +415,11 @@ def train(cfg):
         ]
     if start_step < cfg.steps:
         history = gan.fit(
-            data.train,
+            strategy.distribute_datasets_from_function(data.train),
             steps_per_epoch=cfg.checkpoint_every,
             epochs=cfg.steps // cfg.checkpoint_every,
             initial_epoch=start_step // cfg.checkpoint_every,
-            validation_data=data.val,
+            validation_data=strategy.distribute_datasets_from_function(data.val),
             validation_steps=cfg.val_batches,
             callbacks=callbacks,
             shuffle=False,
@@ -411,9 +427,12 @@ def train(cfg):
         )
         final = {k: _finite_or_none(v[-1]) for k, v in history.history.items()}
     else:  # a resume of a run killed while writing its outputs: validate, then write them
-        logs = gan.evaluate(data.val, steps=cfg.val_batches, return_dict=True, verbose=0)
+        logs = gan.evaluate(strategy.distribute_datasets_from_function(data.val), steps=cfg.val_batches, return_dict=True, verbose=0)
         final = {f"val_{k}": _finite_or_none(v) for k, v in logs.items()}
     if not chief:
+        shutil.rmtree(out_dir, ignore_errors=True)  # the scratch checkpoints of this worker
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.dirname(out_dir))  # workers/, once every worker has left
         return {"step": step(), "final_metrics": final}
 
     written = {}
