@@ -37,6 +37,7 @@ def _take(ds, n):
     return [{k: v.numpy() for k, v in next(it).items()} for _ in range(n)]
 
 
+@pytest.mark.slow
 def test_input_pipelines_render_only_their_share_of_each_global_batch(tmp_path, monkeypatch):
     rendered = [0]
     render = synthgaze.render
@@ -69,6 +70,7 @@ def test_input_pipelines_render_only_their_share_of_each_global_batch(tmp_path, 
     np.testing.assert_array_equal(resumed[0]["image_b"], whole[4]["image_b"])
 
 
+@pytest.mark.slow
 def test_real_data_pipelines_read_only_their_share(tmp_path, monkeypatch):
     from tfredirect.data import pairs, sources
 
