@@ -116,7 +116,7 @@ def _run(tool, *args):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("tool", ["evaluate", "train_estimator", "augment", "export"])
+@pytest.mark.parametrize("tool", ["train", "evaluate", "train_estimator", "augment", "export"])
 @pytest.mark.parametrize("data", ["sted", "folder"])
 def test_every_tool_reports_unreadable_pixels_in_one_line(tiny_redirector_file, tmp_path, tool, data):
     if data == "sted":
@@ -127,6 +127,8 @@ def test_every_tool_reports_unreadable_pixels_in_one_line(tiny_redirector_file, 
         expected = f"{path}: line 7: {os.path.join(str(tmp_path / 'faces'), 'imgs', '5.png')}: image is 40x32"
     args = {
         "evaluate": [f"--model={tiny_redirector_file}", f"--data={data}", f"--data_path={path}", "--pairs=16"],
+        "train": ["--preset=tiny", f"--data={data}", f"--data_path={path}", "--steps=2", "--checkpoint_every=1",
+                  "--batch_size=4", f"--out_dir={tmp_path / 'run'}", "--verbose=0"],
         "train_estimator": [f"--data={data}", f"--data_path={path}", "--size=32", "--steps=2", "--batch_size=16",
                             f"--out_dir={tmp_path / 'est'}", "--verbose=0"],
         "augment": [f"--data={data}", f"--data_path={path}", f"--checkpoint={tiny_redirector_file}",

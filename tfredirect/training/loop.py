@@ -28,9 +28,10 @@ import keras
 import tensorflow as tf
 
 from tfredirect import profiling, visualize
-from tfredirect.config import LossConfig, preset
+from tfredirect.config import MODEL_OVERRIDES, LossConfig, preset
 from tfredirect.training.callbacks import CheckpointEveryEpoch, ImageGrid, StopAtStep, Throughput, batch_to_numpy
 from tfredirect.training.data import build_data
+from tfredirect.models.redirector import Redirector
 from tfredirect.training.gan import RedirectionGAN
 
 STRATEGIES = ("default", "one_device", "mirrored", "multiworker")
@@ -58,6 +59,9 @@ class TrainConfig:
     g_lr: float = 1.5e-3
     d_lr: float = 2e-4
     lr_schedule: str = "cosine"  # cosine | constant
+    decoder: str = "rgb"  # ModelConfig.decoder: rgb | warp
+    flow_stride: int = 2  # ModelConfig.flow_stride (warp decoder)
+    precision: str = "float32"  # float32 | mixed_bfloat16 (compute dtype of encoder, decoder, discriminator)
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
     consistency_estimator: str = ""  # GazeHeadEstimator .keras judging outputs (loss.consistency > 0), or "auto"
     consistency_estimator_steps: int = 2500  # "auto": train one on the run's data first, for this many steps
@@ -77,7 +81,7 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.loss, dict):
             self.loss = LossConfig(**self.loss)
-        preset(self.preset)
+        self.model_config()
         for name in ("batch_size", "steps", "checkpoint_every", "keep_checkpoints", "log_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -87,6 +91,8 @@ class TrainConfig:
             )
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.precision not in ("float32", "mixed_bfloat16"):
+            raise ValueError(f"precision must be 'float32' or 'mixed_bfloat16', got {self.precision!r}")
         if self.lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
         if self.g_lr <= 0 or self.d_lr <= 0:
@@ -96,6 +102,10 @@ class TrainConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    def model_config(self):
+        """The run's ModelConfig: the preset with the decoder choice applied."""
+        return preset(self.preset, **{k: getattr(self, k) for k in MODEL_OVERRIDES})
 
 
 def make_strategy(name):
@@ -314,11 +324,11 @@ def train_flops_per_pair(gan, batch_size=2):
         with tf.GradientTape() as tape:
             out = gan.swap_forward(data, head_a, head_b, swap)
             terms = gan._generator_terms(out)
-            fake = gan.discriminator(out["x_hat"])
+            fake = gan._critic(out["x_hat"])
             loss = tf.reduce_mean(terms["rec"] + terms["label"] + terms["orth"]) + tf.reduce_mean(fake)
         g = tape.gradient(loss, gan.generator.trainable_variables)
         with tf.GradientTape() as tape:
-            d = tf.reduce_mean(gan.discriminator(out["x"])) - tf.reduce_mean(gan.discriminator(tf.stop_gradient(out["x_hat"])))
+            d = tf.reduce_mean(gan._critic(out["x"])) - tf.reduce_mean(gan._critic(tf.stop_gradient(out["x_hat"])))
         return g, tape.gradient(d, gan.discriminator.trainable_variables)
 
     return profiling.count_flops(step, [img, ang, ang, img, ang, ang]) / batch_size
@@ -371,7 +381,7 @@ def train(cfg):
         old = _read_json(old_path) if cfg.resume and os.path.exists(old_path) else None
     cfg = dataclasses.replace(cfg, lr_segments=_lr_segments(cfg, old, start_step))
     keras.utils.set_random_seed(cfg.seed)
-    model_cfg = preset(cfg.preset)
+    model_cfg = cfg.model_config()
     data = build_data(cfg, model_cfg.image_size, start_step)  # checks the data before anything is written
     if chief:
         _commit_run(cfg, start_step)
@@ -384,8 +394,13 @@ def train(cfg):
             from tfredirect.training.estimation import load_estimator
 
             estimator = load_estimator(estimator_path)
+        # the policy applies to the layers built now; the frozen estimator stays float32
+        keras.mixed_precision.set_global_policy(cfg.precision)
         keras.utils.set_random_seed(cfg.seed)  # the same weights whether or not an estimator was just trained
-        gan = RedirectionGAN(model_cfg, cfg.loss, seed=cfg.seed, estimator=estimator)
+        try:
+            gan = RedirectionGAN(model_cfg, cfg.loss, seed=cfg.seed, estimator=estimator)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
         gan.compile(
             # beta1 0.9 lets the generator's autoencoding converge several times faster than
             # the GAN-customary 0.5, which the discriminator keeps
@@ -436,8 +451,9 @@ def train(cfg):
         return {"step": step(), "final_metrics": final}
 
     written = {}
-    written["redirector.keras"] = _write_atomic(os.path.join(out_dir, "redirector.keras"), gan.generator.save)
-    sweep = visualize.sweep_grid(gan.generator, data.sweep["image"], data.sweep["gaze"], data.sweep["head"], data.sweep_truth)
+    generator = float32_generator(gan.generator)
+    written["redirector.keras"] = _write_atomic(os.path.join(out_dir, "redirector.keras"), generator.save)
+    sweep = visualize.sweep_grid(generator, data.sweep["image"], data.sweep["gaze"], data.sweep["head"], data.sweep_truth)
     written["sweep.png"] = visualize.write_png(os.path.join(out_dir, "sweep.png"), sweep, scale=max(1, 128 // model_cfg.image_size))
     pairs_per_s = throughput.pairs_per_second  # None for a run shorter than the timing window
     flops_pair = train_flops_per_pair(gan)
@@ -463,6 +479,17 @@ def train(cfg):
     written["summary.json"] = os.path.join(out_dir, "summary.json")
     _dump_json(summary, written["summary.json"])
     return summary
+
+
+def float32_generator(generator):
+    """`generator` itself when it computes in float32, else a float32 copy with the same
+    weights (a mixed_bfloat16 model is saved, exported and run in float32)."""
+    if generator.dtype_policy.name == "float32" and generator.encoder.dtype_policy.name == "float32":
+        return generator
+    copy = Redirector(generator.config, name=generator.name, dtype="float32")
+    copy.build()
+    copy.set_weights(generator.get_weights())
+    return copy
 
 
 def _finite_or_none(value):
