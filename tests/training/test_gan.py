@@ -213,3 +213,57 @@ def test_config_round_trip():
     gan = RedirectionGAN(preset("tiny"), LossConfig(rec=3.0, id_swap_prob=0.25), seed=9)
     clone = RedirectionGAN.from_config(gan.get_config())
     assert clone.model_config == gan.model_config and clone.loss_config == gan.loss_config and clone.seed == 9
+
+
+def test_warp_swap_warps_the_partner_with_its_own_unrotated_features(pair_batch, monkeypatch):
+    """x_a_hat warps x_b (never x_a itself) guided by b's own z_g/z_h, and vice versa."""
+    keras.utils.set_random_seed(0)
+    gan = RedirectionGAN(preset("tiny", decoder="warp"), seed=0)
+    data = pair_batch(3, 32, seed=2)
+    decoder_class = type(gan.generator.decoder)
+    original_call = decoder_class.call
+    seen = []
+
+    def spy(self, z_id, z_g, z_h, source_image=None, source_z_g=None, source_z_h=None, **kwargs):
+        seen.append([np.array(t) for t in (source_image, source_z_g, source_z_h)])
+        return original_call(self, z_id, z_g, z_h, source_image, source_z_g, source_z_h, **kwargs)
+
+    monkeypatch.setattr(decoder_class, "call", spy)
+    flags = tf.constant([False, True, False])
+    out = gan.swap_forward(data, flags, ~flags, flags)
+    image, src_g, src_h = seen[0]
+    x = lambda key: np.asarray(data[key], np.float32) / 127.5 - 1.0
+    np.testing.assert_allclose(image, np.concatenate([x("image_b"), x("image_a")]), atol=1e-6)
+    f = {k: np.array(out["features"][k]) for k in ("z_g", "z_h")}
+    swapped = lambda v: np.concatenate([v[3:], v[:3]])
+    np.testing.assert_allclose(src_g, swapped(f["z_g"]), atol=1e-6)
+    np.testing.assert_allclose(src_h, swapped(f["z_h"]), atol=1e-6)
+    assert out["flow"].shape == (6, 16, 16, 2)
+
+
+def test_bfloat16_training_step_keeps_angles_and_losses_float32(pair_batch):
+    from tfredirect.training.loop import float32_generator
+
+    keras.utils.set_random_seed(0)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        gan = RedirectionGAN(preset("tiny", decoder="warp"), LossConfig(eye=50.0, flow_smooth=1.0), seed=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-4))
+    assert gan.generator.encoder.compute_dtype == "bfloat16" and gan.generator.iad.compute_dtype == "float32"
+    batch = {k: tf.constant(v) for k, v in pair_batch(4, 32, seed=1).items()}
+    logs = gan.train_step(batch)
+    assert all(np.isfinite(float(v)) for v in logs.values()) and {"eye", "flow_smooth"} <= set(logs)
+    images = tf.constant(pair_batch(2, 32, seed=3)["image_a"])
+    f = gan.generator.encode(tf.cast(images, tf.float32) / 127.5 - 1.0)
+    assert f["gaze"].dtype == tf.float32 and f["z_g"].dtype == tf.float32
+    copy = float32_generator(gan.generator)
+    assert copy is not gan.generator and copy.encoder.compute_dtype == "float32"
+    for a, b in zip(gan.generator.weights, copy.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # bfloat16 compute stays close to the float32 copy of the same weights
+    low = np.asarray(gan.generator.redirect(images, target_gaze=np.zeros((2, 2), "float32")), np.float32)
+    high = np.asarray(copy.redirect(images, target_gaze=np.zeros((2, 2), "float32")), np.float32)
+    assert np.abs(low - high).mean() < 4.0  # uint8 levels
+    assert float32_generator(copy) is copy
