@@ -90,9 +90,9 @@ def test_standalone_script_on_the_real_frame(exported, tmp_path, shared_path):
     "args, message",
     [
         (["--checkpoint={missing}"], "no such"),
-        (["--checkpoint={model}", "--formats=tflite,coreml"], "unknown format"),
+        (["--checkpoint={model}", "--formats=tflite,coreml"], "flag --formats=tflite,coreml: expected a comma"),
         (["--checkpoint={model}", "--formats=tflite", "--quantize=int8"], "representative"),
-        (["--checkpoint={model}", "--formats=tflite", "--quantize=int3"], "unknown quantization"),
+        (["--checkpoint={model}", "--formats=tflite", "--quantize=int3"], "flag --quantize=int3: expected a comma"),
         (["--checkpoint={mismatched}"], "does not match"),
     ],
 )
