@@ -60,8 +60,8 @@ def test_initial_warp_model_copies_its_input():
     model = Redirector(preset("tiny", decoder="warp"))
     model.build()
     x = tf.constant(RNG.uniform(-1, 1, (3, 32, 32, 3)).astype("float32"))
-    parts = model.decoder(*(model.encode(x)[k] for k in ("z_id", "z_g", "z_h")), x,
-                          model.encode(x)["z_g"], model.encode(x)["z_h"], return_parts=True)
+    f = model.encode(x)
+    parts = model.synthesize(f, x, f, return_parts=True)
     np.testing.assert_array_equal(np.asarray(parts["flow"]), 0.0)
     np.testing.assert_allclose(np.asarray(parts["warped"]), np.asarray(x), atol=1e-6)
     np.testing.assert_allclose(np.asarray(parts["mask"]), 0.88, atol=1e-5)
