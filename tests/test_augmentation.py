@@ -17,18 +17,10 @@ from tfredirect.augmentation import KerasBackend, LiteBackend, TargetSampler
 from tfredirect.data import sources
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "data"))
-from h5_builders import sted_labels, write_sted  # noqa: E402
+from h5_builders import random_sted_file  # noqa: E402
 
 COUNTS = {"p00": 5, "p01": 7, "p02": 4}  # 16 sources
 N = sum(COUNTS.values())
-
-
-def _sted_file(path, size, counts=COUNTS, seed=0):
-    rng = np.random.default_rng(seed)
-    groups = {name: (rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
-                     sted_labels(rng.uniform(-0.5, 0.5, (n, 2)), rng.uniform(-0.4, 0.4, (n, 2))))
-              for name, n in counts.items()}
-    return str(write_sted(path, groups))
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +35,7 @@ def backend(model):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    path = _sted_file(tmp_path_factory.mktemp("data") / "train.h5", 32)
+    path = random_sted_file(tmp_path_factory.mktemp("data") / "train.h5", COUNTS, 32)
     return path, sources.build_index("sted", path)
 
 
@@ -241,7 +233,7 @@ def test_refuses_to_touch_the_input_or_an_existing_output(backend, data, tmp_pat
 
 
 def test_mismatched_image_size_needs_resize(backend, tmp_path):
-    big = _sted_file(tmp_path / "big.h5", 48, {"a": 3})
+    big = random_sted_file(tmp_path / "big.h5", {"a": 3}, 48)
     index = sources.build_index("sted", big)
     with pytest.raises(ValueError, match=r"big.h5: '/a/pixels' row 0: the data has 48x48 images, the model takes "
                                          r"32x32; pass --resize"):

@@ -61,3 +61,12 @@ def grid_labels(n, step_deg=5.0, offset_deg=0.0):
     """n distinct (pitch, yaw) radians on a small grid."""
     k = np.arange(n)
     return np.radians(np.stack([(k % 3) * step_deg - 5 + offset_deg, (k // 3) * step_deg - 10], 1)).astype(np.float32)
+
+
+def random_sted_file(path, counts, size=32, seed=0):
+    """An ST-ED file of random images and labels, `counts` {person: samples}; returns its path."""
+    rng = np.random.default_rng(seed)
+    groups = {name: (rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+                     sted_labels(rng.uniform(-0.5, 0.5, (n, 2)), rng.uniform(-0.4, 0.4, (n, 2))))
+              for name, n in counts.items()}
+    return str(write_sted(path, groups))

@@ -16,18 +16,10 @@ from tfredirect.augmentation import KerasBackend, TargetSampler
 from tfredirect.data import sources
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "data"))
-from h5_builders import sted_labels, write_sted  # noqa: E402
+from h5_builders import random_sted_file  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SENTINEL = b"finished output of another run"
-
-
-def _sted_file(path, counts, size=32, seed=0):
-    rng = np.random.default_rng(seed)
-    groups = {name: (rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
-                     sted_labels(rng.uniform(-0.5, 0.5, (n, 2)), rng.uniform(-0.4, 0.4, (n, 2))))
-              for name, n in counts.items()}
-    return str(write_sted(path, groups))
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +29,7 @@ def backend(tiny_redirector):
 
 @pytest.fixture
 def data(tmp_path):
-    path = _sted_file(tmp_path / "in.h5", {"a": 10, "b": 6})
+    path = random_sted_file(tmp_path / "in.h5", {"a": 10, "b": 6})
     return sources.build_index("sted", path)
 
 
@@ -95,7 +87,7 @@ def test_a_staging_folder_left_beside_a_finished_output_is_mentioned_not_redone(
 @pytest.mark.slow
 @pytest.mark.parametrize("start_second", ["together", "when_the_first_has_progress"])
 def test_two_processes_on_one_output_leave_the_winners_output(tiny_redirector_file, tmp_path, start_second):
-    data = _sted_file(tmp_path / "in.h5", {"a": 40, "b": 20})
+    data = random_sted_file(tmp_path / "in.h5", {"a": 40, "b": 20})
     out = tmp_path / "aug.h5"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
 
