@@ -67,7 +67,7 @@ def _floats(name):
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    from tfredirect.data.index import read_error_message
+    from tfredirect.data.index import tool_error_message
     from tfredirect.training import downstream
 
     try:
@@ -79,11 +79,8 @@ def main(argv):
             batch_size=F.batch_size, lr=F.lr, seed=F.seed, test_samples=F.test_samples, with_full=F.with_full,
             bins_deg=_floats("bins_deg"), overwrite=F.overwrite, verbose=F.verbose)
         results = downstream.run(cfg, log=lambda msg: print(msg, flush=True))
-    except (ValueError, OSError) as err:
-        print(f"downstream.py: error: {err}", file=sys.stderr)
-        return 1
-    except Exception as err:  # reader errors arrive wrapped in a tf.data op error
-        message = read_error_message(err)
+    except Exception as err:  # expected errors, and reader errors wrapped by tf.data
+        message = tool_error_message(err)
         if message is None:
             raise
         print(f"downstream.py: error: {message}", file=sys.stderr)

@@ -76,7 +76,7 @@ def _evaluate(model, judge):
 def main(argv):
     del argv
     from tfredirect import evaluation, visualize
-    from tfredirect.data.index import read_error_message
+    from tfredirect.data.index import tool_error_message
     from tfredirect.serving.checkpoints import load_generator
 
     try:
@@ -91,11 +91,8 @@ def main(argv):
                 raise ValueError(f"{F.estimator}: the estimator takes {judge.image_size}x{judge.image_size} images, "
                                  f"the redirector {model.image_size}x{model.image_size}")
         result, rows = _evaluate(model, judge)
-    except (ValueError, OSError, KeyError) as err:
-        print(f"evaluate.py: error: {err}", file=sys.stderr)
-        return 1
-    except Exception as err:  # reader errors arrive wrapped in a tf.data op error
-        message = read_error_message(err)
+    except Exception as err:  # expected errors, and reader errors wrapped by tf.data
+        message = tool_error_message(err, (ValueError, OSError, KeyError))
         if message is None:
             raise
         print(f"evaluate.py: error: {message}", file=sys.stderr)

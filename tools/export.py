@@ -66,7 +66,7 @@ def representative_images(spec, source, size, count):
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    from tfredirect.data.index import read_error_message
+    from tfredirect.data.index import tool_error_message
     from tfredirect.serving import export_lib, parity
     from tfredirect.serving.checkpoints import load_generator
 
@@ -85,11 +85,8 @@ def main(argv):
         check = parity.held_out_inputs(model.image_size, F.check_images) if F.check_images > 0 else None
         written = export_lib.export(model, F.out_dir, formats, quantize, rep, F.overwrite,
                                     source=os.path.abspath(F.checkpoint), opset=F.opset, check=check)
-    except (ValueError, OSError, RuntimeError) as err:
-        print(f"export.py: error: {err}", file=sys.stderr)
-        return 1
-    except Exception as err:  # reader errors arrive wrapped in a tf.data op error
-        message = read_error_message(err)
+    except Exception as err:  # expected errors, and reader errors wrapped by tf.data
+        message = tool_error_message(err, (ValueError, OSError, RuntimeError))
         if message is None:
             raise
         print(f"export.py: error: {message}", file=sys.stderr)

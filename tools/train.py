@@ -13,7 +13,7 @@ from absl import app, flags, logging  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfredirect.config import PRESETS, LossConfig  # noqa: E402
-from tfredirect.data.index import read_error_message  # noqa: E402
+from tfredirect.data.index import tool_error_message  # noqa: E402
 from tfredirect.training.loop import STRATEGIES, TrainConfig, train  # noqa: E402
 
 F = flags.FLAGS
@@ -88,15 +88,12 @@ def main(argv):
     tf.get_logger().setLevel("ERROR")
     try:
         summary = train(config_from_flags())
-    except (ValueError, OSError) as err:
-        print(f"train.py: error: {err}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print(f"\ntrain.py: interrupted; continue from the last checkpoint in {F.out_dir} with --resume "
               "(same flags)", file=sys.stderr)
         return 130
-    except Exception as err:  # unreadable pixels reach us wrapped by tf.data
-        message = read_error_message(err)
+    except Exception as err:  # expected errors, and reader errors wrapped by tf.data
+        message = tool_error_message(err)
         if message is None:
             raise
         print(f"train.py: error: {message}", file=sys.stderr)

@@ -32,7 +32,7 @@ flags.register_validator("max_gaze_deg", lambda v: 0 <= v < 90, message="expecte
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    from tfredirect.data.index import read_error_message
+    from tfredirect.data.index import tool_error_message
     from tfredirect.training.estimation import EstimatorConfig, train_estimator
 
     try:
@@ -40,11 +40,8 @@ def main(argv):
                               batch_size=F.batch_size, steps=F.steps, lr=F.lr, seed=F.seed,
                               max_gaze_deg=F.max_gaze_deg, overwrite=F.overwrite, verbose=F.verbose)
         summary = train_estimator(cfg)
-    except (ValueError, OSError) as err:
-        print(f"train_estimator.py: error: {err}", file=sys.stderr)
-        return 1
-    except Exception as err:  # reader errors arrive wrapped in a tf.data op error
-        message = read_error_message(err)
+    except Exception as err:  # expected errors, and reader errors wrapped by tf.data
+        message = tool_error_message(err)
         if message is None:
             raise
         print(f"train_estimator.py: error: {message}", file=sys.stderr)

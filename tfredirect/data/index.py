@@ -45,6 +45,13 @@ def read_error_message(err):
     return found.group(1).strip() if found else None
 
 
+def tool_error_message(err, expected=(ValueError, OSError)):
+    """The one line a command-line tool prints for `err`: the text of an `expected` error,
+    or a reader's message unwrapped from a tf.data op error; None for anything else (a bug,
+    to be raised with its traceback)."""
+    return str(err) if isinstance(err, expected) else read_error_message(err)
+
+
 def finite_rows(source, **fields):
     """Mask of the rows whose labels (each field an (n, 2) pitch/yaw array) are all finite.
 
