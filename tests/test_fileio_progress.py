@@ -1,0 +1,64 @@
+"""The shared atomic-write and progress helpers."""
+
+import io
+import json
+import os
+
+import pytest
+
+from tfredirect import fileio
+from tfredirect.progress import Progress
+
+
+def test_atomic_write_replaces_only_on_success(tmp_path):
+    path = tmp_path / "out.json"
+    fileio.write_json_atomic(path, {"a": 1})
+    assert json.loads(path.read_text()) == {"a": 1}
+
+    def failing(tmp):
+        with open(tmp, "w") as fh:
+            fh.write("half")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        fileio.write_atomic(path, failing)
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert sorted(os.listdir(tmp_path)) == ["out.json"]
+
+
+def test_atomic_write_refuses_existing_and_nan(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text("{}")
+    with pytest.raises(FileExistsError, match="r.json exists; pass --overwrite"):
+        fileio.write_json_atomic(path, {"b": 2}, overwrite=False)
+    with pytest.raises(ValueError):
+        fileio.write_json_atomic(path, {"b": float("nan")})
+    assert path.read_text() == "{}"
+    assert fileio.temp_path(str(path)).endswith(".json")
+
+
+def test_progress_lines_without_carriage_returns():
+    out = io.StringIO()
+    with Progress(10, "render", unit="images", verbose=1, stream=out, every_s=0.0) as p:
+        for _ in range(10):
+            p.update()
+    text = out.getvalue()
+    assert "\r" not in text
+    lines = text.strip().splitlines()
+    assert len(lines) == 11
+    assert lines[-1].startswith("render: 10/10 images 100.0%")
+
+
+def test_progress_silent_and_stopped():
+    out = io.StringIO()
+    with Progress(5, "x", verbose=0, stream=out) as p:
+        p.update(5)
+    assert out.getvalue() == ""
+    out = io.StringIO()
+    with pytest.raises(KeyError):
+        with Progress(5, "x", verbose=2, stream=out, every_s=100) as p:
+            p.update(2)
+            raise KeyError
+    assert out.getvalue().strip() == out.getvalue().strip().splitlines()[0]
+    assert out.getvalue().rstrip().endswith("(stopped)")
+    assert "2/5" in out.getvalue()
