@@ -1,20 +1,21 @@
 """Redirect the gaze and/or head of the face in your own photo.
 
-    python tools/redirect.py --model runs/demo/redirector.keras --image photo.jpg \
-        --gaze 0 -20 --head 0 15 --paste-back --out_dir out/
+    python tools/redirect.py --model=synthgaze-64 --image=photo.jpg \
+        --gaze_deg=0,-20 --head_deg=0,15 --paste_back --out_dir=out/
 
 Detects the face and five landmarks (MTCNN, offline; or takes 5 or 6 from --landmarks),
 estimates the head pose (solvePnP with the generic 3-D face model of tfredirect.face or
 --face_model, and the camera from --calibration, else a default from the image size),
 normalizes the face (Zhang et al., ETRA 2018), redirects it, and writes
-<name>_normalized.png (normalized input | redirected). With --paste-back it also writes
+<name>_normalized.png (normalized input | redirected). With --paste_back it also writes
 <name>_pasted.png, the photo with the redirected face warped back and blended in; with
---sweep, <name>_sweep.png (gaze and head sweeps). Angles are pitch and yaw in DEGREES in the
+--sweep, <name>_sweep.png (gaze and head sweeps). Angles are pitch,yaw in DEGREES in the
 normalized camera frame (positive pitch up, positive yaw towards the image's left); a target
-left out keeps the model's estimate. Nothing is written when anything fails.
+left out keeps the model's estimate. Nothing is written when anything fails, and every
+output appears whole (written beside, renamed in).
 """
 
-import argparse
+import contextlib
 import json
 import os
 import sys
@@ -22,24 +23,55 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+F = flags.FLAGS
+flags.DEFINE_string("model", None, "The generator: a .keras file (tools/train.py), a run directory, a checkpoint "
+                    "prefix or a shipped name (synthgaze-64).")
+flags.DEFINE_string("image", None, "The photo (JPEG/PNG).")
+flags.DEFINE_list("gaze_deg", None, "Target gaze pitch,yaw in degrees, e.g. 0,-20; left out keeps the model's estimate.")
+flags.DEFINE_list("head_deg", None, "Target head pitch,yaw in degrees, e.g. 0,15; left out keeps the model's estimate.")
+flags.DEFINE_bool("sweep", False, "Also write a grid of gaze and head sweeps.")
+flags.DEFINE_bool("paste_back", False, "Also write the photo with the redirected face blended in.")
+flags.DEFINE_string("landmarks", None, "5 or 6 points 'x1,y1,...' (or a JSON/text file) instead of detection.")
+flags.DEFINE_string("calibration", None, "OpenCV XML/YAML with camera_matrix and cam_distortion.")
+flags.DEFINE_string("face_model", None, "3-D model (mm) of the 5 or 6 landmarks instead of the generic one: a text "
+                    "file of K rows x y z or 3 rows of K (MPIIFaceGaze's faceModelGeneric.txt layout).")
+flags.DEFINE_float("distance_mm", 600.0, "Normalized camera distance in mm (ETH-XGaze: 600).")
+flags.DEFINE_string("out_dir", ".", "Output folder.")
+flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
+flags.DEFINE_alias("paste-back", "paste_back")  # the old argparse name
+flags.DEFINE_alias("distance", "distance_mm")  # the old argparse name
+flags.mark_flags_as_required(["model", "image"])
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="redirector .keras (tools/train.py) or a training run directory")
-    p.add_argument("--image", required=True, help="photo (JPEG/PNG)")
-    p.add_argument("--gaze", nargs=2, type=float, metavar=("PITCH", "YAW"), help="target gaze, degrees")
-    p.add_argument("--head", nargs=2, type=float, metavar=("PITCH", "YAW"), help="target head pose, degrees")
-    p.add_argument("--sweep", action="store_true", help="also write a grid of gaze and head sweeps")
-    p.add_argument("--paste-back", dest="paste_back", action="store_true", help="write the photo with the new face")
-    p.add_argument("--landmarks", help="5 or 6 points 'x1,y1,...' (or a JSON/text file) instead of detection")
-    p.add_argument("--calibration", help="OpenCV XML/YAML with camera_matrix and cam_distortion")
-    p.add_argument("--face_model", help="3-D model (mm) of the 5 or 6 landmarks instead of the generic one: a text "
-                   "file of K rows x y z or 3 rows of K (MPIIFaceGaze's faceModelGeneric.txt layout)")
-    p.add_argument("--distance", type=float, default=600.0, help="normalized camera distance, mm (ETH-XGaze: 600)")
-    p.add_argument("--out_dir", default=".", help="output folder")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    return p.parse_args(argv)
+def pitch_yaw_deg(value, name):
+    """A 'pitch,yaw' list in degrees as a float32 array; ValueError naming the flag when it is
+    not two finite numbers with |pitch| <= 90 and |yaw| <= 180."""
+    try:
+        angles = np.asarray([float(v) for v in value], np.float64)
+    except ValueError:
+        angles = np.array([])
+    if angles.shape != (2,) or not np.all(np.isfinite(angles)) or abs(angles[0]) > 90 or abs(angles[1]) > 180:
+        raise ValueError(f"--{name}={','.join(value)}: expected pitch,yaw in degrees, pitch within +/-90 and "
+                         "yaw within +/-180")
+    return angles.astype(np.float32)
+
+
+def _validate_angles(name):
+    def check(value):
+        if value is not None:
+            try:
+                pitch_yaw_deg(value, name)
+            except ValueError as err:
+                raise flags.ValidationError(str(err)) from None
+        return True
+    return check
+
+
+for _name in ("gaze_deg", "head_deg"):
+    flags.register_validator(_name, _validate_angles(_name))
+flags.register_validator("distance_mm", lambda v: v > 0, message="expected a positive distance in mm")
 
 
 def read_landmarks(spec):
@@ -63,72 +95,73 @@ def read_landmarks(spec):
     return values.reshape(-1, 2)
 
 
-def degrees_to_targets(value, name, batch):
-    if value is None:
-        return None
-    if not np.all(np.isfinite(value)) or abs(value[0]) > 90 or abs(value[1]) > 180:
-        raise ValueError(f"--{name} {value}: pitch must be within +/-90 and yaw within +/-180 degrees")
-    return np.tile(np.radians(np.asarray(value, np.float32)), (batch, 1)).astype(np.float32)
+def target_radians(value, name):
+    """The (1, 2) radians target of a degrees flag, or None (keep the model's estimate)."""
+    return None if value is None else np.radians(pitch_yaw_deg(value, name))[None]
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    stem = os.path.splitext(os.path.basename(args.image))[0]
-    outputs = {"normalized": os.path.join(args.out_dir, f"{stem}_normalized.png")}
-    if args.paste_back:
-        outputs["pasted"] = os.path.join(args.out_dir, f"{stem}_pasted.png")
-    if args.sweep:
-        outputs["sweep"] = os.path.join(args.out_dir, f"{stem}_sweep.png")
+def main(argv):
+    del argv
+    from tfredirect import fileio
+
+    stem = os.path.splitext(os.path.basename(F.image))[0]
+    outputs = {"normalized": os.path.join(F.out_dir, f"{stem}_normalized.png")}
+    if F.paste_back:
+        outputs["pasted"] = os.path.join(F.out_dir, f"{stem}_pasted.png")
+    if F.sweep:
+        outputs["sweep"] = os.path.join(F.out_dir, f"{stem}_sweep.png")
     try:
         # the inputs are checked before TensorFlow is imported and the model loaded: a bad
         # path or argument fails at once
-        existing = [p for p in outputs.values() if os.path.exists(p)]
-        if existing and not args.overwrite:
-            raise ValueError(f"{', '.join(existing)} exist(s); pass --overwrite to replace")
-        if not os.path.isfile(args.image):
-            raise FileNotFoundError(f"{args.image}: not found")
-        gaze = degrees_to_targets(args.gaze, "gaze", 1)
-        head = degrees_to_targets(args.head, "head", 1)
-        landmarks = read_landmarks(args.landmarks) if args.landmarks else None
+        for path in outputs.values():
+            fileio.refuse_existing(path, F.overwrite)
+        if not os.path.isfile(F.image):
+            raise FileNotFoundError(f"{F.image}: not found")
+        gaze = target_radians(F.gaze_deg, "gaze_deg")
+        head = target_radians(F.head_deg, "head_deg")
+        landmarks = read_landmarks(F.landmarks) if F.landmarks else None
 
         from tfredirect import face
 
-        photo = face.load_photo(args.image)
-        camera = face.read_camera_xml(args.calibration) if args.calibration else None
-        face_model = face.read_face_model(args.face_model) if args.face_model else None
+        photo = face.load_photo(F.image)
+        camera = face.read_camera_xml(F.calibration) if F.calibration else None
+        face_model = face.read_face_model(F.face_model) if F.face_model else None
         points = 5 if landmarks is None else len(landmarks)
         if face_model is not None and len(face_model) != points:
             given = "--landmarks gives" if landmarks is not None else "face detection gives (pass --landmarks for 6)"
-            raise ValueError(f"--face_model {args.face_model} has {len(face_model)} points but {given} {points}")
+            raise ValueError(f"--face_model {F.face_model} has {len(face_model)} points but {given} {points}")
 
         from tfredirect import normalization, visualize
         from tfredirect.serving.checkpoints import load_generator
 
-        model = load_generator(args.model)
+        model = load_generator(F.model)
         nf = face.prepare_photo(photo, model.image_size, camera=camera, landmarks=landmarks, face_model=face_model,
-                                source=args.image, distance=args.distance)
+                                source=F.image, distance=F.distance_mm)
         patch = nf.patch[None]
         est_gaze, est_head = (np.asarray(v) for v in model.estimate(patch))
         result = np.asarray(model.redirect(patch, target_gaze=gaze, target_head=head))[0]
         pictures = {"normalized": visualize.tile([[nf.patch, result]])}
-        if args.paste_back:
+        if F.paste_back:
             pictures["pasted"] = normalization.paste_back(photo, nf, result)
-        if args.sweep:
+        if F.sweep:
             pictures["sweep"] = visualize.sweep_grid(model, patch, est_gaze, est_head)
+        os.makedirs(F.out_dir, exist_ok=True)
+        # all pictures are written to temporary files first; they are renamed in only when every one is written
+        with contextlib.ExitStack() as stack:
+            for name, path in outputs.items():
+                tmp = stack.enter_context(fileio.atomic_path(path, F.overwrite))
+                visualize.write_png(tmp, pictures[name], scale=1 if name == "pasted" else max(1, 256 // model.image_size))
     except (ValueError, OSError) as err:
         print(f"redirect.py: error: {err}", file=sys.stderr)
         return 1
-    os.makedirs(args.out_dir, exist_ok=True)
     deg = lambda v: "({:+.1f}, {:+.1f}) deg".format(*np.degrees(np.asarray(v).reshape(-1)[:2]))
-    print(f"{args.image}: face normalized to {model.image_size}x{model.image_size}; head pose from the "
+    print(f"{F.image}: face normalized to {model.image_size}x{model.image_size}; head pose from the "
           f"landmarks {deg(nf.head)}, model estimates gaze {deg(est_gaze)}, head {deg(est_head)}")
     print(f"targets: gaze {deg(gaze) if gaze is not None else 'kept'}, head {deg(head) if head is not None else 'kept'}")
-    for name, path in outputs.items():
-        scale = 1 if name == "pasted" else max(1, 256 // model.image_size)
-        visualize.write_png(path, pictures[name], scale=scale)
+    for path in outputs.values():
         print(f"wrote {path}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app.run(main)

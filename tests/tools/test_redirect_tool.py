@@ -24,7 +24,7 @@ def files(tmp_path_factory, tiny_redirector_file):
 @pytest.mark.slow
 def test_astronaut_detect_normalize_redirect_paste_back(tool, files, tmp_path):
     res = tool("redirect", "--model", str(files / "redirector.keras"), "--image", str(files / "astronaut.png"),
-               "--gaze", "0", "-20", "--head", "0", "15", "--paste-back", "--sweep", "--out_dir", str(tmp_path))
+               "--gaze_deg=0,-20", "--head_deg=0,15", "--paste_back", "--sweep", "--out_dir", str(tmp_path))
     assert res.returncode == 0, res.stderr
     normalized = cv2.imread(str(tmp_path / "astronaut_normalized.png"))
     assert normalized.shape[1] > normalized.shape[0]  # input | redirected side by side
@@ -35,10 +35,10 @@ def test_astronaut_detect_normalize_redirect_paste_back(tool, files, tmp_path):
     ys, xs = np.nonzero(changed)
     # only the face region (MTCNN box about x 182..265, y 64..171) changes
     assert changed.any() and xs.min() > 150 and xs.max() < 300 and ys.min() > 30 and ys.max() < 210
-    assert (tmp_path / "astronaut_sweep.png").exists()
+    assert sorted(os.listdir(tmp_path)) == ["astronaut_normalized.png", "astronaut_pasted.png", "astronaut_sweep.png"]
     assert "wrote" in res.stdout and "head pose from the landmarks" in res.stdout
     again = tool("redirect", "--model", str(files / "redirector.keras"), "--image", str(files / "astronaut.png"),
-                 "--gaze", "0", "-20", "--out_dir", str(tmp_path))
+                 "--gaze_deg=0,-20", "--out_dir", str(tmp_path))
     assert again.returncode != 0 and "overwrite" in again.stderr
 
 
@@ -46,7 +46,7 @@ def test_astronaut_detect_normalize_redirect_paste_back(tool, files, tmp_path):
 def test_no_face_fails_and_writes_nothing(tool, files, tmp_path):
     out = tmp_path / "out"
     res = tool("redirect", "--model", str(files / "redirector.keras"), "--image", str(files / "coffee.png"),
-               "--gaze", "0", "10", "--paste-back", "--out_dir", str(out))
+               "--gaze_deg=0,10", "--paste-back", "--out_dir", str(out))  # the old name is an alias
     assert res.returncode != 0 and "no face" in res.stderr and "coffee.png" in res.stderr
     assert not out.exists()
 
@@ -57,6 +57,7 @@ def _printed_head_pose(stdout):
     return np.array([float(match[1]), float(match[2])])
 
 
+@pytest.mark.slow
 def test_manual_landmarks_calibration_and_face_model_on_the_astronaut(tool, files, tmp_path):
     from tfredirect import face
     from tfredirect.normalization import Camera
@@ -72,7 +73,7 @@ def test_manual_landmarks_calibration_and_face_model_on_the_astronaut(tool, file
     np.savetxt(tmp_path / "model.txt", model.T)  # 3 x K
     landmarks = ",".join(f"{v}" for p in ASTRONAUT_LANDMARKS for v in p)
     base = ["--model", str(files / "redirector.keras"), "--image", str(files / "astronaut.png"),
-            "--landmarks", landmarks, "--calibration", str(calib), "--head", "0", "10"]
+            "--landmarks", landmarks, "--calibration", str(calib), "--head_deg=0,10"]
     res = tool("redirect", *base, "--face_model", str(tmp_path / "model.txt"), "--out_dir", str(tmp_path / "a"))
     assert res.returncode == 0, res.stderr
     expected = face.prepare_photo(data.astronaut(), 32, camera=camera, landmarks=ASTRONAUT_LANDMARKS,
@@ -100,12 +101,22 @@ def test_bad_image_fails_before_the_model_loads(tool, tmp_path, image, message):
     assert not (tmp_path / "o").exists()
 
 
+def test_an_existing_output_is_refused_before_the_model_loads_and_nothing_is_written(tool, files, tmp_path):
+    (tmp_path / "astronaut_pasted.png").write_bytes(b"old")
+    res = tool("redirect", "--model", str(tmp_path / "no_model.keras"), "--image", str(files / "astronaut.png"),
+               "--paste_back", "--distance=500", f"--out_dir={tmp_path}")
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.strip().endswith(f"redirect.py: error: {tmp_path / 'astronaut_pasted.png'} exists; pass "
+                                       "--overwrite to replace it"), res.stderr
+    assert os.listdir(tmp_path) == ["astronaut_pasted.png"] and (tmp_path / "astronaut_pasted.png").read_bytes() == b"old"
+
+
 @pytest.mark.slow
 def test_real_frame_with_its_landmarks_calibration_and_face_model(tool, files, tmp_path, shared_path):
     root = shared_path("mpii-example")
     base = ["--model", str(files / "redirector.keras"), "--image", os.path.join(root, "day01_0087.jpg"),
             "--landmarks", os.path.join(root, "annotation.json"), "--calibration",
-            os.path.join(root, "cameraCalib.xml"), "--head", "0", "10"]
+            os.path.join(root, "cameraCalib.xml"), "--head_deg=0,10"]
     res = tool("redirect", *base, "--face_model", os.path.join(root, "faceModelGeneric.txt"),
                "--out_dir", str(tmp_path / "own"))
     assert res.returncode == 0, res.stderr
@@ -117,7 +128,10 @@ def test_real_frame_with_its_landmarks_calibration_and_face_model(tool, files, t
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--gaze", "0", "400"], "--gaze"),
+    (["--gaze_deg=0,400"], "--gaze_deg=0,400: expected pitch,yaw in degrees"),
+    (["--head_deg=10"], "--head_deg=10: expected pitch,yaw"),
+    (["--gaze_deg=0,up"], "--gaze_deg=0,up: expected"),
+    (["--distance_mm=0"], "flag --distance_mm=0.0: expected a positive distance"),
     (["--landmarks", "1,2,3"], "5 or 6 points"),
     (["--calibration", "/nonexistent.xml"], "calibration"),
 ])
