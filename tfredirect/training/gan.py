@@ -17,13 +17,11 @@ Distribution: every loss is a per-sample vector reduced with `tf.nn.compute_aver
 are stateless draws seeded by (seed, step, replica id), so replicas differ and runs repeat.
 """
 
-import math
-
 import keras
 import tensorflow as tf
 from keras import ops
 
-from tfredirect import geometry, imaging, losses
+from tfredirect import geometry, imaging, losses, metrics
 from tfredirect.config import LossConfig, ModelConfig
 from tfredirect.data import PAIR_KEYS
 from tfredirect.data.synthgaze import eye_region_map
@@ -44,12 +42,6 @@ def _config(cls, value):
     if value is None:
         return cls()
     raise TypeError(f"expected {cls.__name__} or dict, got {type(value).__name__}")
-
-
-def psnr(x_hat, x):
-    """Per-sample PSNR in dB of images in [-1, 1] (peak-to-peak range 2)."""
-    mse = ops.mean(ops.square((x_hat - x) / 2.0), axis=(1, 2, 3))
-    return 10.0 * ops.log(1.0 / ops.maximum(mse, 1e-10)) / math.log(10.0)
 
 
 @keras.saving.register_keras_serializable(package="tfredirect")
@@ -207,7 +199,7 @@ class RedirectionGAN(keras.Model):
             "orth": losses.orthogonality(f["f_id"], f["f_res"]) + losses.orthogonality(f["z_g"], f["z_h"]),
             "gaze_err": geometry.angular_error(f["gaze"], out["gaze"]),
             "head_err": geometry.angular_error(f["head"], out["head"]),
-            "psnr": psnr(out["x_hat"], out["x"]),
+            "psnr": metrics.psnr(out["x_hat"], out["x"], peak=2.0),
         }
         lc = self.loss_config
         if lc.eye > 0:

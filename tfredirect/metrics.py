@@ -1,0 +1,93 @@
+"""Image and angle metrics, one implementation each, shared by training, export parity and
+the experiments.
+
+The pixel metrics are written with `keras.ops`, so the same function serves NumPy arrays
+(evaluation, export parity) and tensors inside a traced train step (the GAN's PSNR). They
+are per sample (reduced over all axes but the first) unless `per_sample=False`. Angles:
+`geometry.angular_error` is the one formula; `angular_error_deg` is its NumPy view.
+"""
+
+import numpy as np
+from keras import ops
+
+from tfredirect import geometry, imaging
+
+# PSNR is capped here (mean squared error floored at 1e-10 of the squared peak), so identical
+# images give a finite number that a JSON file can hold.
+MAX_PSNR_DB = 100.0
+
+
+def _pair(x, y):
+    return ops.cast(ops.convert_to_tensor(x), "float32"), ops.cast(ops.convert_to_tensor(y), "float32")
+
+
+def _axes(x, per_sample):
+    return tuple(range(1, len(x.shape))) if per_sample else None
+
+
+def mean_abs_error(x, y, scale=1.0, per_sample=True):
+    """Mean |x - y| / scale (L1 in the units of `scale`, e.g. 255 for uint8 images in 0..1)."""
+    x, y = _pair(x, y)
+    return ops.mean(ops.abs(x - y), axis=_axes(x, per_sample)) / scale
+
+
+def psnr(x, y, peak=1.0, per_sample=True):
+    """Peak signal-to-noise ratio in dB: 10 log10(peak^2 / MSE), at most MAX_PSNR_DB.
+
+    `peak` is the value range: 255 for uint8 images, 1 for [0, 1], 2 for [-1, 1]."""
+    x, y = _pair(x, y)
+    mse = ops.mean(ops.square(x - y), axis=_axes(x, per_sample))
+    floor = peak**2 * 10.0 ** (-MAX_PSNR_DB / 10.0)
+    return 10.0 * ops.log10(peak**2 / ops.maximum(mse, floor))
+
+
+def ssim_filter_size(size):
+    """The Gaussian window of SSIM: 11 px (the usual), shrunk to fit small images."""
+    return min(11, size // 4 * 2 - 1)
+
+
+def ssim(x, y, peak=1.0):
+    """Per-image SSIM (tf.image.ssim, Gaussian window of ssim_filter_size) of (B, H, W, C) batches."""
+    import tensorflow as tf
+
+    x, y = _pair(x, y)
+    return tf.image.ssim(x, y, max_val=float(peak), filter_size=ssim_filter_size(int(x.shape[1])))
+
+
+def pixel_metrics(pred, truth):
+    """Per-image L1 (in 0..1 units), PSNR (dB) and SSIM of uint8 RGB batches, as NumPy."""
+    return {"l1": np.asarray(mean_abs_error(pred, truth, scale=255.0)),
+            "psnr": np.asarray(psnr(pred, truth, peak=255.0)),
+            "ssim": np.asarray(ssim(pred, truth, peak=255.0))}
+
+
+def angular_error_deg(a, b):
+    """Per-sample angle in degrees between (pitch, yaw) radian directions, as NumPy float64."""
+    return np.asarray(geometry.angular_error(np.asarray(a, np.float32), np.asarray(b, np.float32)), np.float64)
+
+
+class EstimatorJudge:
+    """An independent GazeHeadEstimator used as a metric: reads (gaze, head) radians off uint8
+    RGB images, so redirected images can be scored against the labels they should show."""
+
+    def __init__(self, estimator, batch_size=64):
+        self.estimator, self.batch_size = estimator, batch_size
+        self.image_size = estimator.image_size
+
+    @classmethod
+    def load(cls, path, batch_size=64):
+        """The judge of an estimator.keras file (tools/train_estimator.py)."""
+        from tfredirect.training.estimation import load_estimator
+
+        return cls(load_estimator(path), batch_size)
+
+    def __call__(self, images):
+        out = [self.estimator(imaging.to_model_range(images[s : s + self.batch_size]), training=False)
+               for s in range(0, len(images), self.batch_size)]
+        return (np.concatenate([np.asarray(o["gaze"]) for o in out]),
+                np.concatenate([np.asarray(o["head"]) for o in out]))
+
+    def errors(self, images, gaze, head):
+        """Per-image judged (gaze, head) errors in degrees against the labels (radians)."""
+        got_gaze, got_head = self(images)
+        return angular_error_deg(got_gaze, gaze), angular_error_deg(got_head, head)
