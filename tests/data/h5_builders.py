@@ -1,8 +1,10 @@
-"""Small files in the exact public layouts (written with raw h5py / OpenCV, independent of
-the library's writers) and images whose colour encodes (person, row)."""
+"""Small files in the public layouts, written with the library's one writer per layout
+(tfredirect.data.sted.write, xgaze.write; test_sted/test_xgaze check those writers' files
+against the layout with raw h5py), and images whose colour encodes (person, row)."""
 
-import h5py
 import numpy as np
+
+from tfredirect.data import sted, xgaze
 
 
 def coded_images(person, n, size):
@@ -22,38 +24,28 @@ def decode(images):
 
 def sted_labels(gaze, head):
     """(n, 8) ST-ED labels: gaze, head, and both eyes along the gaze."""
-    gaze, head = np.asarray(gaze, np.float32), np.asarray(head, np.float32)
-    return np.concatenate([gaze, head, gaze, gaze], axis=1)
+    gaze = np.asarray(gaze, np.float32)
+    return sted.labels(gaze, head, eyes=np.concatenate([gaze, gaze], axis=1))
 
 
-def _row_chunks(images, **options):
-    """One chunk per image, as the published files store them (h5py refuses chunks on empty data)."""
-    return {"chunks": (1,) + images.shape[1:], **options} if len(images) else {}
-
-
-def write_sted(path, groups):
-    """groups: {name: (pixels (n,S,S,3) uint8 RGB, labels (n,8))} -> ST-ED h5."""
-    with h5py.File(path, "w") as f:
-        for name, (pixels, labels) in groups.items():
-            g = f.create_group(name)
-            g.create_dataset("pixels", data=pixels, **_row_chunks(pixels, compression="lzf"))
-            g.create_dataset("labels", data=labels)
+def write_sted(path, groups, compression="lzf"):
+    """groups: {name: (pixels (n,S,S,3) uint8 RGB, labels (n,8))} -> ST-ED h5 (one chunk per
+    row, as the published files store them)."""
+    sted.write(path, ((name, {"pixels": pixels, "labels": labels}) for name, (pixels, labels) in groups.items()),
+               compression=compression, overwrite=True)
     return path
 
 
-def write_xgaze(path, patches_bgr, gaze, head, **extra):
-    """ETH-XGaze subject file; gaze=None writes the unlabeled test-split layout."""
+def write_xgaze(path, patches_bgr, gaze, head, compression=None, **extra):
+    """ETH-XGaze subject file with the fields this library ignores; gaze=None writes the
+    unlabeled test-split layout."""
     n = len(patches_bgr)
-    with h5py.File(path, "w") as f:
-        f.create_dataset("face_patch", data=patches_bgr, **_row_chunks(patches_bgr))
-        if gaze is not None:
-            f.create_dataset("face_gaze", data=np.asarray(gaze, np.float32))
-        f.create_dataset("face_head_pose", data=np.asarray(head, np.float32))
-        f.create_dataset("face_mat_norm", data=np.tile(np.eye(3, dtype=np.float32), (n, 1, 1)))
-        f.create_dataset("frame_index", data=np.arange(n))
-        f.create_dataset("cam_index", data=np.zeros(n, np.int64))
-        for key, value in extra.items():
-            f.create_dataset(key, data=value)
+    block = {"image": np.asarray(patches_bgr)[..., ::-1], "head": head,
+             "face_mat_norm": np.tile(np.eye(3, dtype=np.float32), (n, 1, 1)), "frame_index": np.arange(n),
+             "cam_index": np.zeros(n, np.int64), **extra}
+    if gaze is not None:
+        block["gaze"] = gaze
+    xgaze.write(path, [block], compression=compression, overwrite=True)
     return path
 
 

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from h5_builders import coded_images, sted_labels
+from h5_builders import coded_images, sted_labels, write_sted, write_xgaze
 from tfredirect.data import pairs, sources
 from tfredirect.data.index import DataReadError, read_error_message
 
@@ -29,12 +29,9 @@ def _corrupt_chunk(path, dataset, row):
 
 def corrupt_sted(path, n=8, bad=("p1", 3), labels_too=False):
     rng = np.random.default_rng(0)
-    with h5py.File(path, "w") as f:
-        for p in range(2):
-            g = f.create_group(f"p{p}")
-            g.create_dataset("pixels", data=coded_images(p, n, 32), chunks=(1, 32, 32, 3), compression="gzip")
-            labels = sted_labels(rng.uniform(-0.5, 0.5, (n, 2)), rng.uniform(-0.4, 0.4, (n, 2)))
-            g.create_dataset("labels", data=labels, chunks=(2, 8), compression="gzip")
+    write_sted(path, {f"p{p}": (coded_images(p, n, 32), sted_labels(rng.uniform(-0.5, 0.5, (n, 2)),
+                                                                    rng.uniform(-0.4, 0.4, (n, 2))))
+                      for p in range(2)}, compression="gzip")
     _corrupt_chunk(path, f"{bad[0]}/pixels", bad[1])
     if labels_too:
         _corrupt_chunk(path, "p0/labels", 0)
@@ -43,10 +40,8 @@ def corrupt_sted(path, n=8, bad=("p1", 3), labels_too=False):
 
 def corrupt_xgaze(path, n=6, bad=2):
     rng = np.random.default_rng(1)
-    with h5py.File(path, "w") as f:
-        f.create_dataset("face_patch", data=coded_images(0, n, 32)[..., ::-1], chunks=(1, 32, 32, 3), compression="gzip")
-        f.create_dataset("face_gaze", data=rng.uniform(-0.5, 0.5, (n, 2)).astype(np.float32))
-        f.create_dataset("face_head_pose", data=rng.uniform(-0.4, 0.4, (n, 2)).astype(np.float32))
+    write_xgaze(path, coded_images(0, n, 32)[..., ::-1], rng.uniform(-0.5, 0.5, (n, 2)),
+                rng.uniform(-0.4, 0.4, (n, 2)), compression="gzip")
     _corrupt_chunk(path, "face_patch", bad)
     return str(path)
 

@@ -132,6 +132,7 @@ def test_writer_round_trip_refuses_overwrite_and_bad_person(tmp_path):
         assert sorted(f) == ["p00", "p01"]
         assert f["p00/pixels"].shape == (4, 32, 32, 3) and f["p00/labels"].shape == (4, 8)
         np.testing.assert_allclose(f["p01/labels"][:, 2:4], labels["p01"][1])
+        assert np.isnan(f["p01/labels"][:, 4:8]).all() and f.attrs["eye_labels"] == "not available"
         np.testing.assert_array_equal(f["p01/pixels"][:], coded_images(1, 3, 32))
     with pytest.raises(FileExistsError):
         sources.write_sted_h5(str(out), [])
@@ -150,3 +151,29 @@ def test_inference_index_ignores_gaze(tmp_path):
     recs = _records(sources.make_samples("sted", str(path), 8, with_gaze=False))
     assert len(recs) == 3 and "gaze" not in recs[0] and set(recs[0]) == {"image", "head", "person"}
     assert sted.LABEL_COLUMNS == 8
+
+
+def test_the_one_writer_stores_the_public_layout_streams_and_refuses_bad_blocks(tmp_path):
+    """Raw h5py view of sted.write's file: groups with pixels (RGB uint8, one chunk per row) and
+    labels (n, 8), extra columns beside them, blocks of one person appended in order."""
+    lab = sted_labels(grid_labels(5), grid_labels(5, offset_deg=1))
+    blocks = [("a", {"pixels": coded_images(0, 2, 8), "labels": lab[:2], "source_index": np.array([7, 8])}),
+              ("b", {"pixels": coded_images(1, 1, 8), "labels": lab[2:3], "source_index": np.array([9])}),
+              ("a", {"pixels": coded_images(0, 2, 8), "labels": lab[3:], "source_index": np.array([10, 11])})]
+    path = tmp_path / "w.h5"
+    assert sted.write(path, iter(blocks), attrs={"note": "x"}) == (2, 5)
+    with h5py.File(path, "r") as f:
+        assert sorted(f) == ["a", "b"] and f.attrs["layout"] == "ST-ED" and f.attrs["note"] == "x"
+        assert f["a/pixels"].dtype == np.uint8 and f["a/pixels"].chunks == (1, 8, 8, 3)
+        np.testing.assert_array_equal(f["a/labels"][:], lab[[0, 1, 3, 4]])
+        np.testing.assert_array_equal(f["a/source_index"][:], [7, 8, 10, 11])
+        np.testing.assert_array_equal(f["b/pixels"][:], coded_images(1, 1, 8))
+    with pytest.raises(FileExistsError):
+        sted.write(path, [])
+    bad = [("c", {"pixels": coded_images(0, 2, 8), "labels": lab[:2], "copy": np.array([0])})]
+    with pytest.raises(ValueError, match="'copy' has 1 rows, pixels 2"):
+        sted.write(tmp_path / "bad.h5", bad)
+    with pytest.raises(ValueError, match=r"labels are float32 \(2, 4\)"):
+        sted.write(tmp_path / "bad.h5", [("c", {"pixels": coded_images(0, 2, 8), "labels": lab[:2, :4]})])
+    assert sorted(os.listdir(tmp_path)) == ["w.h5"]
+    assert np.isnan(sted.labels(grid_labels(2), grid_labels(2))[:, 4:]).all()

@@ -1,4 +1,5 @@
 import logging
+import os
 
 import cv2
 import h5py
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from h5_builders import coded_images, decode, grid_labels, write_xgaze
-from tfredirect.data import sources
+from tfredirect.data import sources, xgaze
 
 
 def _records(ds):
@@ -104,3 +105,26 @@ def test_writer_stores_bgr_and_round_trips(tmp_path):
     with pytest.raises(ValueError, match="one subject"):
         sources.write_xgaze_h5(str(tmp_path / "x.h5"), two)
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_the_one_writer_stores_the_public_layout_and_extra_columns(tmp_path):
+    """Raw h5py view of xgaze.write's file: face_patch BGR uint8 one chunk per row, face_gaze and
+    face_head_pose float32, other columns under their own names, blocks appended."""
+    images = coded_images(3, 5, 8)
+    gaze, head = grid_labels(5), grid_labels(5, offset_deg=2)
+    blocks = [{"image": images[:2], "gaze": gaze[:2], "head": head[:2], "copy": np.array([0, 1], np.int16)},
+              {"image": images[2:], "gaze": gaze[2:], "head": head[2:], "copy": np.array([2, 3, 4], np.int16)}]
+    path = tmp_path / "subject0003.h5"
+    assert xgaze.write(path, blocks, attrs={"per_image": 5}) == 5
+    with h5py.File(path, "r") as f:
+        assert sorted(f) == ["copy", "face_gaze", "face_head_pose", "face_patch"]
+        assert f.attrs["layout"] == "ETH-XGaze" and f.attrs["per_image"] == 5
+        np.testing.assert_array_equal(f["face_patch"][:], images[..., ::-1])
+        assert f["face_patch"].chunks == (1, 8, 8, 3) and f["face_gaze"].dtype == np.float32
+        np.testing.assert_array_equal(f["face_head_pose"][:], head)
+        np.testing.assert_array_equal(f["copy"][:], np.arange(5))
+    back = sources.build_index("xgaze", str(path))
+    np.testing.assert_array_equal(back.read(np.arange(5), 8), images)
+    with pytest.raises(ValueError, match="'gaze' has 1 rows, images 2"):
+        xgaze.write(tmp_path / "x.h5", [{"image": images[:2], "gaze": gaze[:1], "head": head[:2]}])
+    assert sorted(os.listdir(tmp_path)) == ["subject0003.h5"]

@@ -4,16 +4,18 @@ The CSV has a header with at least the columns `path, person, gaze_pitch, gaze_y
 head_pitch, head_yaw` (radians, MODEL.md convention); `path` is relative to the CSV's folder
 (absolute paths work too). Images are square normalized face patches in any format OpenCV
 reads; they are read lazily with OpenCV and converted BGR -> RGB. Rows with an empty or NaN
-label are skipped and counted.
+label are skipped and counted. `write` makes such a folder (PNGs and labels.csv).
 """
 
 import csv
 import math
 import os
+import shutil
 
 import cv2
 import numpy as np
 
+from tfredirect import fileio
 from tfredirect.data.index import IndexBuilder, finite_rows, report_skipped
 
 PATTERNS = ("*.csv",)
@@ -87,3 +89,61 @@ def build_index(paths, with_gaze=True):
     for fname in paths:
         _index_file(builder, fname, with_gaze)
     return builder.build(", ".join(paths))
+
+
+def _cells(values):
+    """CSV cells of one column (n,): floats with 9 significant digits (float32 exactly)."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        return [f"{v:.9g}" for v in values]
+    return [str(v) for v in values.tolist()]
+
+
+def write(folder, blocks, overwrite=False):
+    """Write a folder dataset, the one writer of the layout: PNGs under `images/` and
+    `labels.csv`. `blocks`: an iterable of dicts of per-row values: `name` (file names under
+    images/), `image` (n, S, S, 3) uint8 RGB, `person`, `gaze`, `head` (n, 2) radians, then
+    any extra columns in order, (n,) or (n, 2) (written as <key>_pitch, <key>_yaw); every block
+    has the same keys. The folder is built beside `folder` and renamed in; an existing one is
+    kept unless `overwrite`. Returns samples written."""
+    folder = os.fspath(folder)
+    fileio.refuse_existing(folder, overwrite, flag="overwrite=True")
+    tmp = fileio.temp_path(folder)
+    samples = 0
+    try:
+        os.makedirs(os.path.join(tmp, "images"))
+        with open(os.path.join(tmp, "labels.csv"), "w", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            header = None
+            for block in blocks:
+                keys = [k for k in block if k not in ("name", "image")]
+                columns = [np.asarray(block[k]) for k in keys]
+                if header is None:
+                    if keys[:3] != ["person", "gaze", "head"]:
+                        raise ValueError(f"{folder}: blocks start with person, gaze, head; got {keys[:3]}")
+                    header = keys
+                    writer.writerow(["path"] + [name for k, c in zip(keys, columns) for name in
+                                                ((f"{k}_pitch", f"{k}_yaw") if c.ndim == 2 else (k,))])
+                elif keys != header:
+                    raise ValueError(f"{folder}: every block has the columns {header}, got {keys}")
+                cells = [_cells(c) if c.ndim == 1 else [*zip(_cells(c[:, 0]), _cells(c[:, 1]))] for c in columns]
+                for i, (name, image) in enumerate(zip(block["name"], np.asarray(block["image"]))):
+                    rel = f"images/{name}"
+                    if not cv2.imwrite(os.path.join(tmp, rel), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+                        raise OSError(f"{os.path.join(folder, rel)}: cannot write image")
+                    row = [rel]
+                    for c in cells:
+                        row += list(c[i]) if isinstance(c[i], tuple) else [c[i]]
+                    writer.writerow(row)
+                    samples += 1
+            if header is None:
+                writer.writerow(COLUMNS)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if overwrite and os.path.lexists(folder):
+            shutil.rmtree(folder) if os.path.isdir(folder) and not os.path.islink(folder) else os.remove(folder)
+        os.replace(tmp, folder)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp)
+    return samples

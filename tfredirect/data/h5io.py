@@ -14,19 +14,22 @@ import threading
 import h5py
 import numpy as np
 
-from tfredirect import geometry
+from tfredirect import fileio, geometry
 
 
 def resolve_paths(path, patterns):
     """Sorted files for `path`: a file, a folder (files matching `patterns` directly
-    inside it) or a glob. Raises FileNotFoundError when nothing matches."""
+    inside it) or a glob, whose matching folders count as folders (e.g. the shard outputs
+    `aug-*-of-00004` of tools/augment.py). Raises FileNotFoundError when nothing matches."""
     path = os.fspath(path)
-    if os.path.isdir(path):
-        found = [p for pat in patterns for p in glob.glob(os.path.join(path, pat))]
-    elif any(c in path for c in "*?["):
-        found = glob.glob(path)
+    if any(c in path for c in "*?[") and not os.path.exists(path):
+        matches = glob.glob(path)
     else:
-        found = [path] if os.path.exists(path) else []
+        matches = [path] if os.path.exists(path) else []
+    found = []
+    for match in matches:
+        found += [p for pat in patterns for p in glob.glob(os.path.join(match, pat))] if os.path.isdir(match) \
+            else [match]
     found = sorted({p for p in found if os.path.isfile(p)})
     if not found:
         raise FileNotFoundError(f"{path}: no files found (expected a file, a folder of {'/'.join(patterns)} or a glob)")
@@ -173,27 +176,22 @@ def record_batches(records):
 
 @contextlib.contextmanager
 def atomic_h5(path, overwrite=False):
-    """An h5py.File open for writing at a temporary name next to `path`, renamed to
-    `path` only when the block finishes; an existing `path` is kept unless `overwrite`."""
-    path = os.fspath(path)
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
+    """An h5py.File open for writing at a temporary name next to `path`, fsynced and renamed
+    to `path` only when the block finishes (fileio.atomic_path); an existing `path` is kept
+    unless `overwrite`."""
+    with fileio.atomic_path(path, overwrite, flag="overwrite=True") as tmp:
         with h5py.File(tmp, "w") as f:
             yield f
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
-def append_rows(parent, key, rows):
+def append_rows(parent, key, rows, compression=None):
     """Append `rows` (n, ...) to the resizable dataset `parent[key]`, creating it (one
-    chunk per row, so random row reads touch one chunk) on first use."""
+    chunk per row, so random row reads touch one chunk; `compression` e.g. "gzip") on
+    first use."""
     rows = np.asarray(rows)
     if key not in parent:
-        parent.create_dataset(key, data=rows, maxshape=(None,) + rows.shape[1:], chunks=(1,) + rows.shape[1:])
+        parent.create_dataset(key, data=rows, maxshape=(None,) + rows.shape[1:], chunks=(1,) + rows.shape[1:],
+                              compression=compression)
         return
     ds = parent[key]
     if ds.shape[1:] != rows.shape[1:] or ds.dtype != rows.dtype:

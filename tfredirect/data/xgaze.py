@@ -50,13 +50,42 @@ def build_index(paths, with_gaze=True, max_open_files=64):
     return builder.build(", ".join(paths))
 
 
-def write_h5(path, records, overwrite=False):
-    """Write the sample records of ONE person to `path` in the ETH-XGaze layout
-    (`face_patch` BGR, `face_gaze`, `face_head_pose`), streaming and atomic (temporary file
-    + rename); an existing file is kept unless `overwrite`. Name the file after the person
-    (e.g. subject0000.h5): readers take the person id from it. Returns samples written."""
-    person, samples = None, 0
+COLUMNS = {"image": "face_patch", "gaze": "face_gaze", "head": "face_head_pose"}  # block key -> dataset
+
+
+def write(path, blocks, attrs=None, overwrite=False, compression=None):
+    """Write ONE subject's ETH-XGaze file, the one writer of the layout. `blocks`: an iterable
+    of dicts of per-row arrays: `image` (n, S, S, 3) uint8 RGB (stored BGR as `face_patch`),
+    `gaze` (n, 2) radians (`face_gaze`; leave it out for the unlabeled test-split layout),
+    `head` (n, 2) (`face_head_pose`), and any other column stored under its own name
+    (`face_mat_norm`, the provenance of augmented samples, ...). Blocks append, so a stream
+    passes through. Name the file after the person (subject0000.h5): readers take the person
+    id from it. `attrs` go on the file (`layout` is "ETH-XGaze"). Atomic (temporary file, fsync,
+    rename); an existing file is kept unless `overwrite`. Returns samples written."""
+    samples = 0
     with h5io.atomic_h5(path, overwrite) as f:
+        f.attrs.update({"layout": "ETH-XGaze", **(attrs or {})})
+        for block in blocks:
+            images = np.asarray(block["image"])
+            if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
+                raise ValueError(f"{path}: images are {images.dtype} {images.shape}, expected uint8 (n, S, S, 3)")
+            for key, rows in block.items():
+                rows = np.asarray(rows)
+                if len(rows) != len(images):
+                    raise ValueError(f"{path}: column {key!r} has {len(rows)} rows, images {len(images)}")
+                if key in ("gaze", "head"):
+                    rows = rows.astype(np.float32)
+                h5io.append_rows(f, COLUMNS.get(key, key), rows[..., ::-1] if key == "image" else rows, compression)
+            samples += len(images)
+    return samples
+
+
+def write_h5(path, records, overwrite=False):
+    """Write the sample records of ONE person to `path` in the ETH-XGaze layout, streaming
+    (see `write`). Returns samples written."""
+
+    def blocks():
+        person = None
         for images, gaze, head, names in h5io.record_batches(records):
             if gaze is None:
                 raise ValueError("ETH-XGaze records need 'gaze' labels")
@@ -66,10 +95,8 @@ def write_h5(path, records, overwrite=False):
                     raise ValueError(
                         f"{path}: an ETH-XGaze file holds one subject; got persons {person!r} and {name!r}"
                     )
-            h5io.append_rows(f, "face_patch", images[..., ::-1])
-            h5io.append_rows(f, "face_gaze", gaze)
-            h5io.append_rows(f, "face_head_pose", head)
-            samples += len(images)
-        if not samples:
+            yield {"image": images, "gaze": gaze, "head": head}
+        if person is None:
             raise ValueError(f"{path}: no records to write")
-    return samples
+
+    return write(path, blocks(), overwrite=overwrite)
