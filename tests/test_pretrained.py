@@ -16,6 +16,15 @@ def test_save_and_load_round_trip_in_float16(tmp_path, tiny_redirector):
     for a, b in zip(tiny_redirector.weights, copy.weights):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a).astype(np.float16).astype(np.float32), rtol=0, atol=0)
     assert pretrained.card("t", folder=str(tmp_path))["model_config"]["image_size"] == 32
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json", "t.npz"]  # no temporary file left
+
+
+def test_a_card_with_nan_is_refused_and_the_old_card_kept(tmp_path, tiny_redirector):
+    pretrained.save(tiny_redirector, "t", {"score": 1.0}, folder=str(tmp_path))
+    with pytest.raises(ValueError, match="JSON"):
+        pretrained.save(tiny_redirector, "t", {"score": float("nan")}, folder=str(tmp_path))
+    assert pretrained.card("t", folder=str(tmp_path))["score"] == 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json", "t.npz"]
 
 
 def test_unknown_name_lists_the_shipped_ones():

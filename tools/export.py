@@ -1,14 +1,15 @@
 """Export a trained generator to SavedModel, TFLite and ONNX.
 
-    python tools/export.py --checkpoint=runs/demo --out_dir=runs/demo/export \
+    python tools/export.py --model=runs/demo --out_dir=runs/demo/export \
         --formats=saved_model,tflite,onnx --quantize=none,fp16,dynamic,int8
 
---checkpoint is a redirector .keras file, a tools/train.py run directory (latest checkpoint)
-or a checkpoint prefix. All artifacts are written to a temporary folder renamed into place
-at the end; an existing --out_dir is replaced only with --overwrite. Before that, every
-artifact is compared with the Keras model on --check_images held-out SynthGaze images
-(tfredirect.serving.parity: budgets per format); the report is printed and kept in
-export.json. The on-device contract
+--model is a redirector .keras file, a tools/train.py run directory (latest checkpoint), a
+checkpoint prefix or a shipped name (synthgaze-64); --checkpoint is its old name. All
+artifacts are written to a temporary folder renamed into place at the end; an existing
+--out_dir is replaced only with --overwrite. Before that, every artifact is compared with
+the Keras model on --check_images held-out SynthGaze images (tfredirect.serving.parity:
+budgets per format); the report is printed and kept in export.json. Each artifact converted
+and checked is reported on stderr with its time (--verbose). The on-device contract
 (signatures, tensors, conventions) is in export/README.md.
 """
 
@@ -21,7 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 F = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "A .keras model, a training run directory, or a checkpoint prefix.")
+flags.DEFINE_string("model", None, "The generator: a .keras file, a training run directory, a checkpoint prefix "
+                    "or a shipped name (synthgaze-64).")
+flags.DEFINE_alias("checkpoint", "model")  # the old name
 flags.DEFINE_string("out_dir", None, "Output folder for the exported artifacts.")
 flags.DEFINE_string("formats", "saved_model,tflite,onnx", "Comma-separated: saved_model, tflite, onnx.")
 flags.DEFINE_string("quantize", "none", "TFLite modes, comma-separated: none, fp16, dynamic, int8.")
@@ -32,7 +35,9 @@ flags.DEFINE_integer("opset", 17, "ONNX opset (>= 17).", lower_bound=17)
 flags.DEFINE_integer("check_images", 16, "Held-out SynthGaze images on which every artifact is compared with the "
                      "Keras model (reported, and stored in export.json); 0 skips the check.", lower_bound=0)
 flags.DEFINE_bool("overwrite", False, "Replace an existing --out_dir.")
-flags.mark_flags_as_required(["checkpoint", "out_dir"])
+flags.DEFINE_integer("verbose", 1, "0 silent; 1 a progress bar on a terminal, lines in a log; 2 lines only.",
+                     lower_bound=0, upper_bound=2)
+flags.mark_flags_as_required(["model", "out_dir"])
 
 
 def _choices(allowed):
@@ -77,21 +82,22 @@ def main(argv):
             raise ValueError(f"{F.out_dir} exists; pass --overwrite to replace it")
         if "int8" in quantize and "tflite" in formats and not F.representative:
             raise ValueError("--quantize=int8 needs --representative (e.g. --representative=synthgaze)")
-        model = load_generator(F.checkpoint)
+        model = load_generator(F.model)
         rep = None
         if F.representative:
             rep = representative_images(F.representative, F.representative_source, model.image_size,
                                         F.representative_count)
         check = parity.held_out_inputs(model.image_size, F.check_images) if F.check_images > 0 else None
         written = export_lib.export(model, F.out_dir, formats, quantize, rep, F.overwrite,
-                                    source=os.path.abspath(F.checkpoint), opset=F.opset, check=check)
+                                    source=os.path.abspath(F.model) if os.path.exists(F.model) else F.model,
+                                    opset=F.opset, check=check, verbose=F.verbose)
     except Exception as err:  # expected errors, and reader errors wrapped by tf.data
         message = tool_error_message(err, (ValueError, OSError, RuntimeError))
         if message is None:
             raise
         print(f"export.py: error: {message}", file=sys.stderr)
         return 1
-    print(f"exported {F.checkpoint} ({model.image_size}x{model.image_size}) to {F.out_dir}:")
+    print(f"exported {F.model} ({model.image_size}x{model.image_size}) to {F.out_dir}:")
     for name, path in written.items():
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs) \
             if os.path.isdir(path) else os.path.getsize(path)

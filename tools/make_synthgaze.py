@@ -3,7 +3,9 @@
     python tools/make_synthgaze.py --out=synthgaze_test.h5 --split=test --sheet=docs/synthgaze_sheet.png
 
 Sheet rows are persons; columns are a gaze sweep (head frontal) then a head sweep (eyes
-looking ahead), rendered with each person's identity and first sample's nuisance.
+looking ahead), rendered with each person's identity and first sample's nuisance. Both files
+are written beside and renamed in; the persons rendered into the h5 and the rate are
+reported on stderr (--verbose).
 """
 
 import os
@@ -14,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from tfredirect import visualize  # noqa: E402
+from tfredirect import fileio, visualize  # noqa: E402
 from tfredirect.data.synthgaze import SPLITS, SynthGaze, render  # noqa: E402
 from tfredirect.data.synthgaze_render import SUPPORTED_SIZES  # noqa: E402
 
@@ -29,6 +31,8 @@ flags.DEFINE_string("out", "", "Output h5 path (ST-ED layout); empty to skip.")
 flags.DEFINE_string("sheet", "", "Output PNG contact sheet; empty to skip.")
 flags.DEFINE_integer("sheet_persons", 6, "Rows of the contact sheet.")
 flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
+flags.DEFINE_integer("verbose", 1, "0 silent; 1 a progress bar on a terminal, lines in a log; 2 lines only.",
+                     lower_bound=0, upper_bound=2)
 
 GAZE_SWEEP = ((0, -35), (0, -20), (0, 0), (0, 20), (0, 35), (25, 0), (-30, 0))
 HEAD_SWEEP = ((0, -40), (0, -20), (0, 20), (0, 40), (25, 0), (-25, 0))
@@ -59,19 +63,16 @@ def main(argv):
         return 1
     try:
         for path in outputs:
-            if os.path.exists(path) and not F.overwrite:
-                raise ValueError(f"{path} exists; pass --overwrite to replace it")
+            fileio.refuse_existing(path, F.overwrite)
         synth = SynthGaze(size=F.size, seed=F.seed, num_persons=F.persons,
                           samples_per_person=F.samples_per_person, nuisance=F.nuisance)
         if F.sheet:
             persons = synth.persons(F.split)[: F.sheet_persons]
             sheet = contact_sheet(synth, persons)
-            tmp = F.sheet + ".tmp.png"
-            visualize.write_png(tmp, sheet, scale=max(1, 128 // F.size))
-            os.replace(tmp, F.sheet)
+            fileio.write_atomic(F.sheet, lambda tmp: visualize.write_png(tmp, sheet, scale=max(1, 128 // F.size)))
             print(f"wrote {F.sheet}: {len(persons)} persons x {len(GAZE_SWEEP)} gaze + {len(HEAD_SWEEP)} head poses")
         if F.out:
-            persons, samples = synth.write_h5(F.out, F.split, overwrite=F.overwrite)
+            persons, samples = synth.write_h5(F.out, F.split, overwrite=F.overwrite, verbose=F.verbose)
             mb = os.path.getsize(F.out) / 2**20
             print(f"wrote {F.out}: split '{F.split}', {persons} persons, {samples} samples of "
                   f"{F.size}x{F.size}, {mb:.1f} MB (ST-ED layout: <person>/pixels, <person>/labels)")

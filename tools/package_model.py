@@ -62,7 +62,7 @@ def main(argv):
             raise ValueError(f"float16 weights change the output by {diff:.4f} (budget {MAX_ABS_BUDGET})")
         paths = [os.path.join(pretrained.HERE, os.path.basename(p)) for p in pretrained.save(model, F.name, {
             **info, "float16_max_abs_difference": diff}, folder=pretrained.HERE)]
-    except ValueError as err:
+    except (ValueError, OSError) as err:
         print(f"package_model.py: error: {err}", file=sys.stderr)
         return 1
     finally:

@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -27,7 +28,7 @@ def tiny_model(tiny_redirector_file):
 def exported(tiny_model, tmp_path_factory):
     """tools/export.py run once: (its CompletedProcess, the output folder)."""
     out = tmp_path_factory.mktemp("export") / "exp"
-    cmd = [sys.executable, os.path.join(ROOT, "tools", "export.py"), f"--checkpoint={tiny_model}", f"--out_dir={out}",
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "export.py"), f"--model={tiny_model}", f"--out_dir={out}",
            "--formats=tflite", "--quantize=none,dynamic"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT), out
@@ -48,6 +49,26 @@ def test_export_cli_writes_tflite_files_with_parity(exported):
     assert "parity with the Keras model on 16 held-out SynthGaze images" in res.stdout
     assert "tflite_none" in res.stdout and "MISSED" not in res.stdout
     assert set(json.load(open(out / "export.json"))["parity"]) == {"tflite_none", "tflite_dynamic"}
+
+
+@pytest.mark.slow
+def test_export_reports_each_artifact_with_its_time_in_plain_lines(exported, tool, tiny_model, tmp_path):
+    res, _ = exported  # --verbose=1 (the default) with stderr redirected: lines, no carriage returns
+    assert "\r" not in res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.startswith("export")]
+    steps = [re.match(r"export: (.*) in [0-9.]+ s(?: \((.*)\))?: (\d)/5 steps", line) for line in lines[:-1]]
+    assert all(steps), lines
+    assert [(m[1], m[3]) for m in steps] == [
+        ("wrote saved_model", "1"), ("converted redirector_float32.tflite", "2"),
+        ("converted redirector_dynamic_int8.tflite", "3"), ("checked redirector_float32.tflite", "4"),
+        ("checked redirector_dynamic_int8.tflite", "5")]
+    assert steps[3][2] == "max_abs < 0.0001: ok" and steps[4][2] == "psnr_db >= 30: ok"
+    assert lines[-1].startswith("export: 5/5 steps 100.0%")
+    quiet = tool("export", f"--checkpoint={tiny_model}", f"--out_dir={tmp_path / 'q'}", "--formats=saved_model",
+                 "--check_images=0", "--verbose=0")  # --checkpoint: the old name of --model
+    assert quiet.returncode == 0, quiet.stderr
+    assert not [line for line in quiet.stderr.splitlines() if line.startswith("export")], quiet.stderr
+    assert "saved_model" in quiet.stdout
 
 
 @pytest.mark.slow
@@ -89,11 +110,11 @@ def test_standalone_script_on_the_real_frame(exported, tmp_path, shared_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--checkpoint={missing}"], "no such"),
-        (["--checkpoint={model}", "--formats=tflite,coreml"], "flag --formats=tflite,coreml: expected a comma"),
-        (["--checkpoint={model}", "--formats=tflite", "--quantize=int8"], "representative"),
-        (["--checkpoint={model}", "--formats=tflite", "--quantize=int3"], "flag --quantize=int3: expected a comma"),
-        (["--checkpoint={mismatched}"], "does not match"),
+        pytest.param(["--model={missing}"], "no such", marks=pytest.mark.slow),
+        (["--model={model}", "--formats=tflite,coreml"], "flag --formats=tflite,coreml: expected a comma"),
+        pytest.param(["--model={model}", "--formats=tflite", "--quantize=int8"], "representative", marks=pytest.mark.slow),
+        (["--model={model}", "--formats=tflite", "--quantize=int3"], "flag --quantize=int3: expected a comma"),
+        pytest.param(["--checkpoint={mismatched}"], "does not match", marks=pytest.mark.slow),  # the old name
     ],
 )
 def test_export_cli_errors_leave_nothing(tool, tiny_model, tmp_path, args, message):

@@ -121,7 +121,7 @@ def _one_error_line(result, tool_name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("tool_name, args", [
-    ("export", ["--checkpoint={model}", "--out_dir={tmp}/exp", "--formats=saved_model", "--check_images=0"]),
+    ("export", ["--model={model}", "--out_dir={tmp}/exp", "--formats=saved_model", "--check_images=0"]),
     ("evaluate", ["--model={model}", "--persons=2", "--pairs_per_person=1"]),
     ("augment", ["--data=sted", "--data_path={tmp}/none.h5", "--checkpoint={model}", "--out={tmp}/aug.h5"]),
     ("downstream", ["--checkpoint={model}", "--out_dir={tmp}/ds", "--steps=1"]),
@@ -144,7 +144,7 @@ def test_every_tool_reports_a_truncated_model_in_one_line(tool, damaged_models, 
 @pytest.mark.slow
 def test_export_and_evaluate_take_the_run_directory_of_a_consistency_run(tool, consistency_run, tmp_path):
     run, _ = consistency_run
-    exported = tool("export", f"--checkpoint={run}", f"--out_dir={tmp_path / 'exp'}", "--formats=saved_model",
+    exported = tool("export", f"--model={run}", f"--out_dir={tmp_path / 'exp'}", "--formats=saved_model",
                     "--check_images=2")
     assert exported.returncode == 0, exported.stderr
     meta = json.loads((tmp_path / "exp" / "export.json").read_text())

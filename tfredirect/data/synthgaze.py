@@ -15,11 +15,11 @@ import functools
 import math
 import os
 
-import h5py
 import numpy as np
 import tensorflow as tf
 
 from tfredirect import geometry
+from tfredirect.data import sted
 from tfredirect.data.synthgaze_render import (
     IDENTITY_FIELDS,
     NUISANCE_FIELDS,
@@ -30,6 +30,7 @@ from tfredirect.data.synthgaze_render import (
     render_arrays,
     scene_params,
 )
+from tfredirect.progress import Progress
 
 SPLITS = ("train", "val", "test")
 # Label ranges in radians (ETH-XGaze convention): (max |pitch|, max |yaw|).
@@ -402,37 +403,32 @@ class SynthGaze:
         return tf.data.Dataset.from_generator(gen, output_signature=sig).prefetch(2)
 
     # ------------------------------------------------------------------ export
-    def write_h5(self, path, split, overwrite=False, chunk_persons=16):
-        """Write a split in the ST-ED layout: one group per person (zero-padded id), `pixels`
-        (N,S,S,3) uint8 RGB and `labels` (N,8) float32 [gaze p/y, head p/y, left-eye p/y,
-        right-eye p/y] (both eyes along the gaze). Atomic: written to a temporary file and
-        renamed; an existing file is kept unless `overwrite`. Returns (persons, samples)."""
+    def write_h5(self, path, split, overwrite=False, chunk_persons=16, verbose=0, stream=None):
+        """Write a split in the ST-ED layout with the ST-ED writer (`sted.write`: atomic,
+        streaming): one group per person (zero-padded id), `pixels` (N,S,S,3) uint8 RGB and
+        `labels` (N,8) float32 [gaze p/y, head p/y, left-eye p/y, right-eye p/y] (both eyes
+        along the gaze, as SynthGaze renders them). An existing file is kept unless
+        `overwrite`. `verbose` (0 silent, 1 a bar on a terminal, 2 lines) reports the persons
+        rendered and the rate on `stream` (stderr). Returns (persons, samples)."""
         if os.path.exists(path) and not overwrite:
             raise ValueError(f"{path} exists; pass overwrite=True to replace it")
         persons = self.persons(split)
         if len(persons) == 0:
             raise ValueError(f"split '{split}' has no persons")
         k = self.samples_per_person
-        tmp = f"{path}.tmp-{os.getpid()}"
-        try:
-            with h5py.File(tmp, "w") as f:
-                f.attrs.update(source="SynthGaze", seed=self.seed, size=self.size, split=split,
-                               nuisance=self.nuisance, layout="ST-ED")
-                for s in range(0, len(persons), chunk_persons):
-                    chunk = persons[s : s + chunk_persons]
-                    pid = np.repeat(chunk, k)
-                    idx = np.tile(np.arange(k), len(chunk))
-                    images, gaze, head = self.render_samples(pid, idx)
-                    labels = np.concatenate([gaze, head, gaze, gaze], axis=1).astype(np.float32)
-                    for j, person in enumerate(chunk):
-                        g = f.create_group(f"{person:06d}")
-                        g.create_dataset("pixels", data=images[j * k : (j + 1) * k], chunks=(1, self.size, self.size, 3))
-                        g.create_dataset("labels", data=labels[j * k : (j + 1) * k])
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        return len(persons), len(persons) * k
+
+        def blocks(progress):
+            for s in range(0, len(persons), chunk_persons):
+                chunk = persons[s : s + chunk_persons]
+                images, gaze, head = self.render_samples(np.repeat(chunk, k), np.tile(np.arange(k), len(chunk)))
+                labels = sted.labels(gaze, head, np.concatenate([gaze, gaze], axis=1))
+                for j, person in enumerate(chunk):
+                    yield f"{person:06d}", {"pixels": images[j * k : (j + 1) * k], "labels": labels[j * k : (j + 1) * k]}
+                progress.update(len(chunk))
+
+        attrs = dict(source="SynthGaze", seed=self.seed, size=self.size, split=split, nuisance=self.nuisance)
+        with Progress(len(persons), f"SynthGaze {split}", "persons", verbose, stream) as progress:
+            return sted.write(path, blocks(progress), attrs=attrs, overwrite=overwrite)
 
 
 @functools.lru_cache(maxsize=4)

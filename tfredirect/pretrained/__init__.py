@@ -5,15 +5,17 @@
 
 Each model is a config (`<name>.json`: the ModelConfig, how it was trained and its
 evaluation) and its weights stored as float16 (`<name>.npz`, a few MB; restored to float32
-on load). They were made by our own tools from SynthGaze only (tools/pretrain.py writes
-them from a trained `.keras` file): synthetic faces, no real photo was ever seen.
-Every tool that takes `--model`/`--checkpoint` also takes these names.
+on load). They were made by our own tools from SynthGaze only (tools/package_model.py
+writes them from a trained `.keras` file): synthetic faces, no real photo was ever seen.
+Every tool that takes `--model` also takes these names.
 """
 
 import json
 import os
 
 import numpy as np
+
+from tfredirect import fileio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -54,14 +56,11 @@ def load(name, folder=HERE):
 
 def save(model, name, info, folder=HERE):
     """Write `model`'s weights as float16 and its card (`info` + model_config) into `folder`;
-    atomic per file. Returns the two paths."""
+    atomic per file (fileio), the weights first, so a card always has its weights. Returns the
+    two paths."""
     os.makedirs(folder, exist_ok=True)
     arrays = {f"w{i:04d}": np.asarray(v).astype(np.float16) for i, v in enumerate(model.weights)}
-    npz, meta = os.path.join(folder, f"{name}.npz"), os.path.join(folder, f"{name}.json")
-    tmp = npz + ".tmp.npz"
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, npz)
-    with open(meta + ".tmp", "w") as fh:
-        json.dump({**info, "model_config": model.config.to_dict()}, fh, indent=2)
-    os.replace(meta + ".tmp", meta)
+    npz = fileio.write_atomic(os.path.join(folder, f"{name}.npz"), lambda tmp: np.savez_compressed(tmp, **arrays))
+    meta = fileio.write_json_atomic(os.path.join(folder, f"{name}.json"),
+                                    {**info, "model_config": model.config.to_dict()})
     return npz, meta

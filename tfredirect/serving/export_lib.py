@@ -19,11 +19,13 @@ import json
 import os
 import shutil
 import tempfile
+import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tfredirect.progress import Progress
 from tfredirect.serving import signatures
 
 FORMATS = ("saved_model", "tflite", "onnx")
@@ -192,14 +194,26 @@ def parse_list(value, allowed, name):
     return items
 
 
+def _timed(progress, what, fn, *args, note=None):
+    """Run `fn(*args)` as one step of `progress`, whose line names the step, its time and
+    `note(result)` if given."""
+    start = time.monotonic()
+    result = fn(*args)
+    progress.desc = f"export: {what} in {time.monotonic() - start:.1f} s" + (f" ({note(result)})" if note else "")
+    progress.update()
+    return result
+
+
 def export(redirector, out_dir, formats=FORMATS, quantize=("none",), representative=None, overwrite=False,
-           source=None, opset=17, check=None):
+           source=None, opset=17, check=None, verbose=0, stream=None):
     """Write the requested artifacts into `out_dir` atomically; returns {name: path}.
 
     `representative`: uint8 images (N,S,S,3) for int8 calibration. `check`: (images,
     target_gaze, target_head) on which every artifact is compared with the Keras model
     before the folder is moved into place (`parity.measure`; the report goes into
     export.json under "parity"). An existing `out_dir` is replaced only with `overwrite`.
+    `verbose` (the tools' flag: 0 silent, 1 a bar on a terminal, 2 lines) reports each
+    artifact converted and checked with its time on `stream` (stderr).
     """
     formats = parse_list(formats, FORMATS, "format")
     quantize = parse_list(quantize, QUANTIZATIONS, "quantization")
@@ -209,6 +223,13 @@ def export(redirector, out_dir, formats=FORMATS, quantize=("none",), representat
         raise ValueError(f"{out_dir} exists; pass --overwrite to replace it")
     if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"{out_dir} exists and is not a folder; refusing to replace it")
+    planned = ([f"tflite_{mode}" for mode in quantize] if "tflite" in formats else []) + \
+        ([f"onnx_{endpoint}" for endpoint in signatures.ENDPOINTS] if "onnx" in formats else [])
+    checked = []
+    if check is not None:
+        from tfredirect.serving import parity
+
+        checked = [k for k in ["saved_model"] * ("saved_model" in formats) + planned if k in parity.BUDGETS]
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     clean_stale(out_dir)
@@ -216,36 +237,42 @@ def export(redirector, out_dir, formats=FORMATS, quantize=("none",), representat
     lock = _lock_dir(tmp)
     try:
         written = {}
-        saved = write_saved_model(redirector, os.path.join(tmp, "saved_model"))
-        if "saved_model" in formats:
-            written["saved_model"] = "saved_model"
-        if "tflite" in formats:
-            rep = representative_batches(representative) if representative is not None else None
-            for mode in quantize:
-                name = tflite_filename(mode)
-                with open(os.path.join(tmp, name), "wb") as fh:
-                    fh.write(convert_tflite(saved, mode, rep))
-                written[f"tflite_{mode}"] = name
-        if "onnx" in formats:
-            for endpoint in signatures.ENDPOINTS:
-                convert_onnx(saved, endpoint, os.path.join(tmp, f"{endpoint}.onnx"), opset)
-                written[f"onnx_{endpoint}"] = f"{endpoint}.onnx"
-        if "saved_model" not in formats:
-            shutil.rmtree(saved)
-        meta = {
-            "source": source,
-            "image_size": redirector.image_size,
-            "model_config": redirector.config.to_dict(),
-            "signatures": {name: [spec.name for spec in specs]
-                           for name, specs in signatures.input_specs(redirector.image_size).items()},
-            "files": written,
-            "onnx_opset": opset if "onnx" in formats else None,
-        }
-        if check is not None:
-            from tfredirect.serving import parity
-
-            meta["parity_images"] = len(check[0])
-            meta["parity"] = parity.measure(redirector, tmp, written, check)
+        with Progress(1 + len(planned) + len(checked), "export", "steps", verbose, stream, every_s=0) as progress:
+            saved = _timed(progress, "wrote saved_model", write_saved_model, redirector, os.path.join(tmp, "saved_model"))
+            if "saved_model" in formats:
+                written["saved_model"] = "saved_model"
+            if "tflite" in formats:
+                rep = representative_batches(representative) if representative is not None else None
+                for mode in quantize:
+                    name = tflite_filename(mode)
+                    flatbuffer = _timed(progress, f"converted {name}", convert_tflite, saved, mode, rep)
+                    with open(os.path.join(tmp, name), "wb") as fh:
+                        fh.write(flatbuffer)
+                    written[f"tflite_{mode}"] = name
+            if "onnx" in formats:
+                for endpoint in signatures.ENDPOINTS:
+                    _timed(progress, f"converted {endpoint}.onnx", convert_onnx, saved, endpoint,
+                           os.path.join(tmp, f"{endpoint}.onnx"), opset)
+                    written[f"onnx_{endpoint}"] = f"{endpoint}.onnx"
+            if "saved_model" not in formats:
+                shutil.rmtree(saved)
+            meta = {
+                "source": source,
+                "image_size": redirector.image_size,
+                "model_config": redirector.config.to_dict(),
+                "signatures": {name: [spec.name for spec in specs]
+                               for name, specs in signatures.input_specs(redirector.image_size).items()},
+                "files": written,
+                "onnx_opset": opset if "onnx" in formats else None,
+            }
+            if check is not None:
+                meta["parity_images"] = len(check[0])
+                meta["parity"] = {}
+                for key in checked:
+                    meta["parity"].update(_timed(
+                        progress, f"checked {written[key]}", parity.measure, redirector, tmp, {key: written[key]}, check,
+                        note=lambda r, key=key: f"{r[key]['budget']}: {'ok' if r[key]['ok'] else 'MISSED'}"))
+            progress.desc = "export"
         with open(os.path.join(tmp, "export.json"), "w") as fh:
             json.dump(meta, fh, indent=2)
         os.chmod(tmp, 0o755)
