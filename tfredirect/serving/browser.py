@@ -102,11 +102,20 @@ def move_slider(page, slider, value, timeout=60):
     return wait_shown(page, before, timeout)
 
 
+def fit_window(page):
+    """Resize the window to the page's content height (a screenshot then shows all of it)."""
+    extra = page.execute_script("return window.outerHeight - window.innerHeight")
+    height = page.execute_script("return Math.ceil(document.body.getBoundingClientRect().bottom) + 16")
+    page.set_window_size(page.get_window_size()["width"], int(height) + int(extra))
+
+
 def image_src(page, element_id):
     """The `src` (a PNG data URL) of an image on the page."""
     return page.execute_script("return document.getElementById(arguments[0]).src", element_id)
 
 
-def timings(page):
-    """Milliseconds from each slider event to its redirected image shown, in order."""
-    return [float(t) for t in page.execute_script("return window.redirectTimings")]
+def timings(page, server=False):
+    """Milliseconds from each slider event to its redirected image shown, in order; with
+    `server`, the part of each spent on the server."""
+    name = "serverTimings" if server else "redirectTimings"
+    return [float(t) for t in page.execute_script(f"return window.{name}")]

@@ -260,6 +260,10 @@ def create_app(model, backend="keras", *, model_name="model", max_upload_mb=10.0
     def page():
         return app.send_static_file("index.html")
 
+    @app.get("/favicon.ico")
+    def no_icon():
+        return "", 204
+
     @app.get("/api/info")
     def api_info():
         return jsonify(info)
