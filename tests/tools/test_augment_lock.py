@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tfredirect import augmentation
-from tfredirect.augmentation import KerasBackend, TargetSampler
+from tfredirect.augmentation import KerasBackend, TargetSampler, staging
 from tfredirect.data import sources
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "data"))
@@ -39,14 +39,14 @@ def _augment(index, backend, out, **kwargs):
 
 def test_an_output_finished_before_the_lock_is_taken_is_not_replaced(data, backend, tmp_path, monkeypatch):
     out = tmp_path / "aug.h5"
-    real_lock = augmentation._Lock
+    real_lock = staging.StagingLock
 
     class LateLock(real_lock):
         def __init__(self, staging):
             out.write_bytes(SENTINEL)  # the other run finishes between the first check and the lock
             super().__init__(staging)
 
-    monkeypatch.setattr(augmentation, "_Lock", LateLock)
+    monkeypatch.setattr(staging, "StagingLock", LateLock)
     with pytest.raises(ValueError, match=r"aug\.h5 exists; pass --overwrite"):
         _augment(data, backend, out)
     assert out.read_bytes() == SENTINEL

@@ -81,7 +81,8 @@ def write(path, blocks, attrs=None, overwrite=False, compression=None):
             _check_person(person)
             pixels, lab = np.asarray(columns["pixels"]), np.asarray(columns["labels"])
             if pixels.dtype != np.uint8 or pixels.ndim != 4 or pixels.shape[3] != 3:
-                raise ValueError(f"{path}: '{person}' pixels are {pixels.dtype} {pixels.shape}, expected uint8 (n, S, S, 3)")
+                raise ValueError(f"{path}: '{person}' pixels are {pixels.dtype} {pixels.shape}, "
+                                 "expected uint8 (n, S, S, 3)")
             if lab.shape != (len(pixels), LABEL_COLUMNS) or lab.dtype.kind != "f":
                 raise ValueError(f"{path}: '{person}' labels are {lab.dtype} {lab.shape}, expected float "
                                  f"({len(pixels)}, {LABEL_COLUMNS})")
