@@ -1,13 +1,12 @@
 """Real-data reader throughput and memory: samples/s and pairs/s on 128x128 ST-ED faces, and
 peak RSS while streaming a multi-GB file (generated in --dir, deleted afterwards).
 
-    python benchmarks/readers.py [--dir /tmp] [--samples 20000] [--big-gb 3.5]
+    python benchmarks/readers.py [--dir=/tmp] [--samples=20000] [--big_gb=3.5]
 
 Files are evicted from the page cache (posix_fadvise DONTNEED, this file only) before the
 "cold" passes, so those read from disk; "warm" passes read cached pages.
 """
 
-import argparse
 import os
 import resource
 import time
@@ -16,11 +15,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 from tfredirect.data import sources  # noqa: E402
 
 SIZE = 128
 ROW_BYTES = SIZE * SIZE * 3
+
+F = flags.FLAGS
+flags.DEFINE_string("dir", "/tmp", "Where the temporary h5 files go.")
+flags.DEFINE_integer("samples", 20000, "Samples in the throughput file (20 persons).", lower_bound=128)
+flags.DEFINE_float("big_gb", 3.5, "Size of the memory-test file in GB (0: skip).", lower_bound=0.0)
+flags.DEFINE_alias("big-gb", "big_gb")
 
 
 def peak_rss_mb():
@@ -96,25 +102,21 @@ def memory(path, report_every):
           f"({seen / elapsed:.0f} samples/s); RSS {rss_mb():.0f} MB, peak RSS {peak_rss_mb():.0f} MB", flush=True)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dir", default="/tmp", help="where the temporary h5 files go")
-    parser.add_argument("--samples", type=int, default=20000, help="samples in the throughput file (20 persons)")
-    parser.add_argument("--big-gb", type=float, default=3.5, help="size of the memory-test file in GB (0: skip)")
-    args = parser.parse_args()
+def main(argv):
+    del argv
     rng = np.random.default_rng(0)
-    small = os.path.join(args.dir, f"tfredirect_readers_{os.getpid()}.h5")
-    big = os.path.join(args.dir, f"tfredirect_readers_big_{os.getpid()}.h5")
+    small = os.path.join(F.dir, f"tfredirect_readers_{os.getpid()}.h5")
+    big = os.path.join(F.dir, f"tfredirect_readers_big_{os.getpid()}.h5")
     try:
-        if args.big_gb > 0:  # first, so the RSS at start is the bare process
-            samples = int(args.big_gb * 2**30 / ROW_BYTES)
+        if F.big_gb > 0:  # first, so the RSS at start is the bare process
+            samples = int(F.big_gb * 2**30 / ROW_BYTES)
             start = time.perf_counter()
             n = write_sted(big, samples, 500, rng)
             print(f"memory file: {n} samples of 500 persons, {os.path.getsize(big) / 2**30:.2f} GB written in "
                   f"{time.perf_counter() - start:.0f} s", flush=True)
             memory(big, report_every=max(256, (n // 8) // 256 * 256))
             os.remove(big)
-        n = write_sted(small, args.samples, 20, rng)
+        n = write_sted(small, F.samples, 20, rng)
         print(f"throughput file: {n} samples of {SIZE}x{SIZE}, {os.path.getsize(small) / 2**30:.2f} GB", flush=True)
         throughput(small, n)
     finally:
@@ -124,4 +126,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)

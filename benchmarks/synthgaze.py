@@ -1,17 +1,20 @@
 """SynthGaze speed and determinism: images/s per size, pairs/s of the training stream.
 
-    python benchmarks/synthgaze.py [--n 2048]
+    python benchmarks/synthgaze.py [--n=2048]
 """
 
-import argparse
 import os
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 from tfredirect.data.synthgaze import SynthGaze  # noqa: E402
+
+F = flags.FLAGS
+flags.DEFINE_integer("n", 2048, "Images rendered per size (half at 128x128).", lower_bound=64)
 
 
 def images_per_second(size, n):
@@ -35,17 +38,15 @@ def pairs_per_second(size, batch, batches):
     return batches * batch / (time.perf_counter() - start)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=2048, help="images per size")
-    args = parser.parse_args()
+def main(argv):
+    del argv
     print(f"{'size':>6s} {'images/s':>10s} {'bitwise repeat':>15s}")
     for size in (32, 64, 128):
-        rate, same = images_per_second(size, args.n if size < 128 else args.n // 2)
+        rate, same = images_per_second(size, F.n if size < 128 else F.n // 2)
         print(f"{size:6d} {rate:10.0f} {str(same):>15s}")
     for size in (64, 128):
         print(f"pairs stream {size}x{size}, batch 32: {pairs_per_second(size, 32, 20):.0f} pairs/s")
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)

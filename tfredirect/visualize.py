@@ -1,4 +1,6 @@
-"""Image grids: training previews and gaze/head sweeps, as uint8 RGB arrays and PNG files."""
+"""Every picture and chart of the project, as uint8 RGB arrays and PNG files: image grids
+(training previews, gaze/head sweeps, examples; NumPy) and charts (matplotlib, Agg canvas,
+no display needed)."""
 
 import math
 import os
@@ -6,7 +8,9 @@ import os
 import cv2
 import numpy as np
 
-from tfredirect import imaging
+from tfredirect import fileio, imaging
+
+PANEL_SIZE = (640, 420)  # (width, height) in pixels of one chart panel
 
 # Sweep targets in degrees: gaze (pitch, yaw) with the head kept, then head (pitch, yaw).
 GAZE_SWEEP_DEG = ((0, -30), (0, -15), (0, 0), (0, 15), (0, 30), (20, 0), (-20, 0))
@@ -73,11 +77,46 @@ def preview_grid(redirector, batch, truth=None):
     return tile([triples[i : i + per_row] for i in range(0, n, per_row)], background=0)
 
 
-def write_png(path, rgb, scale=1):
-    """Write an RGB uint8 image as PNG (optionally upscaled with nearest neighbour)."""
+def bar_charts(panels, panel_size=PANEL_SIZE, dpi=100):
+    """Grouped bar charts side by side, as one RGB uint8 image of (height, n * width).
+
+    panels: dicts with "groups" (x labels), "series" ({name: [value or None per group]},
+    drawn in order in matplotlib's default colours, a missing value left out), "title",
+    "ylabel" and "xlabel". Each bar carries its value."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    w, h = panel_size
+    fig = Figure(figsize=(len(panels) * w / dpi, h / dpi), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    for i, panel in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        groups, series = panel["groups"], panel["series"]
+        width = 0.8 / max(1, len(series))
+        for k, (name, values) in enumerate(series.items()):
+            x = [g + (k - (len(series) - 1) / 2) * width for g, v in enumerate(values) if v is not None]
+            y = [v for v in values if v is not None]
+            bars = ax.bar(x, y, width * 0.95, label=name, color=f"C{k}")
+            ax.bar_label(bars, fmt="%.1f", fontsize=7)
+        ax.set_xticks(range(len(groups)), groups)
+        ax.set_title(panel["title"], fontsize=10)
+        ax.set_ylabel(panel["ylabel"])
+        ax.set_xlabel(panel["xlabel"])
+        ax.grid(axis="y", color="0.9")
+        ax.set_axisbelow(True)
+        ax.margins(y=0.12)
+        ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def write_png(path, rgb, scale=1, overwrite=True):
+    """Write an RGB uint8 image as PNG (optionally upscaled with nearest neighbour), atomically."""
     if scale != 1:
         rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    if not cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
+    with fileio.atomic_path(path, overwrite) as tmp:
+        if not cv2.imwrite(tmp, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"could not write {path}")
     return path

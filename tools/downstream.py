@@ -1,8 +1,8 @@
 """Does augmentation help a gaze estimator? Train it on a narrow-gaze subset with and without
 redirected copies spread over the full range, and test both on held-out persons.
 
-    python tools/downstream.py --checkpoint=runs/demo/redirector.keras --out_dir=runs/downstream
-    python tools/downstream.py --checkpoint=export/redirector_float32.tflite --data=sted \\
+    python tools/downstream.py --model=runs/demo/redirector.keras --out_dir=runs/downstream
+    python tools/downstream.py --model=export/redirector_float32.tflite --data=sted \\
         --data_path=MPIIFaceGaze.h5 --max_gaze_deg=10 --out_dir=runs/downstream_mpii
 
 SynthGaze (default): --samples training-person samples with |gaze pitch| and |gaze yaw|
@@ -15,6 +15,9 @@ comes from the training persons, the test from the held-out persons (tools/train
 
 Writes results.json, downstream.png (errors per true-gaze bin), examples.png (a narrow
 sample, then its copies), the h5 files and <arm>/estimator.keras in --out_dir; prints a table.
+With --verbose 1 or 2, rendering and redirecting report progress on stderr (a bar on a
+terminal, plain lines in a log) and each estimator a line per 500 steps with the step time.
+The experiment itself is tfredirect/experiments/downstream.py.
 """
 
 import os
@@ -25,8 +28,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging  # noqa: E402
 
 F = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "Trained redirector: a .keras, a tools/train.py run directory or checkpoint "
-                    "prefix, or a .tflite (tools/export.py).")
+flags.DEFINE_string("model", None, "Trained redirector: a .keras, a tools/train.py run directory or checkpoint "
+                    "prefix, a shipped name (synthgaze-64), or a .tflite (tools/export.py).")
+flags.DEFINE_alias("checkpoint", "model")
 flags.DEFINE_enum("data", "synthgaze", ["synthgaze", "xgaze", "sted", "folder"], "Data source.")
 flags.DEFINE_string("data_path", "", "Real data: h5 file, folder or glob, or a CSV (folder).")
 flags.DEFINE_integer("size", 0, "Image size; 0 = the redirector's.", lower_bound=0)
@@ -50,11 +54,12 @@ flags.DEFINE_list("bins_deg", ["10", "20", "30"], "Bin edges of the true test ga
 flags.DEFINE_bool("with_full", False, "Also train on as many full-range real samples (the upper bound).")
 flags.DEFINE_string("out_dir", "runs/downstream", "Output folder.")
 flags.DEFINE_bool("overwrite", False, "Replace a previous run's results in --out_dir.")
-flags.DEFINE_integer("verbose", 0, "Keras verbosity while training the estimators.", lower_bound=0, upper_bound=2)
+flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress (a bar on a terminal), 2 progress lines only.",
+                     lower_bound=0, upper_bound=2)
 flags.register_validator("max_gaze_deg", lambda v: 0 < v < 90, message="expected a limit in (0, 90) degrees")
 flags.register_validator("lr", lambda v: v > 0, message="expected a positive learning rate")
 flags.register_validator("bandwidth_deg", lambda v: 0 <= v <= 90, message="expected 0 (Scott's rule) to 90 degrees")
-flags.mark_flag_as_required("checkpoint")
+flags.mark_flag_as_required("model")
 
 
 def _floats(name):
@@ -68,17 +73,17 @@ def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
     from tfredirect.data.index import tool_error_message
-    from tfredirect.training import downstream
+    from tfredirect.experiments import downstream
 
     try:
         cfg = downstream.DownstreamConfig(
-            out_dir=F.out_dir, checkpoint=F.checkpoint, data=F.data, data_path=F.data_path, size=F.size,
+            out_dir=F.out_dir, model=F.model, data=F.data, data_path=F.data_path, size=F.size,
             samples=F.samples, max_gaze_deg=F.max_gaze_deg, per_image=F.per_image, targets=F.targets,
             target_kind=F.target_kind, gaze_range_deg=_floats("gaze_range_deg"),
             head_range_deg=_floats("head_range_deg"), bandwidth_deg=F.bandwidth_deg, steps=F.steps,
             batch_size=F.batch_size, lr=F.lr, seed=F.seed, test_samples=F.test_samples, with_full=F.with_full,
             bins_deg=_floats("bins_deg"), overwrite=F.overwrite, verbose=F.verbose)
-        results = downstream.run(cfg, log=lambda msg: print(msg, flush=True))
+        results = downstream.run(cfg, log=(lambda msg: print(msg, flush=True)) if F.verbose else (lambda msg: None))
     except Exception as err:  # expected errors, and reader errors wrapped by tf.data
         message = tool_error_message(err)
         if message is None:
@@ -90,7 +95,7 @@ def main(argv):
     files = results["files"]
     print(f"wrote {files['results']}, {files['plot']} (errors per bin) and {files['examples']} "
           "(narrow sample | its redirected copies)")
-    print("data: " + ", ".join(files[k] for k in ("narrow", "full", "augmented") if k in files)
+    print("data: " + ", ".join(files[k] for k in ("narrow", "full", *results["augmentation"]) if k in files)
           + "; estimators: " + ", ".join(r["model"] for r in results["arms"].values()))
     return 0
 

@@ -1,4 +1,4 @@
-"""Evaluate a trained redirector with the field's protocol (see tfredirect/evaluation.py).
+"""Evaluate a trained redirector with the field's protocol (tfredirect/experiments/evaluation.py).
 
     python tools/evaluate.py --model=runs/demo/redirector.keras --estimator=runs/judge/estimator.keras \\
         --out=runs/demo/eval.json
@@ -9,10 +9,10 @@ Same-person pairs: a is redirected to b's gaze, b's head, and both. With --estim
 independent GazeHeadEstimator from tools/train_estimator.py at the same image size) the
 redirection and disentanglement errors are judged; on SynthGaze the pixel metrics compare
 with the exact renders. Prints a table; --out writes JSON and a PNG of examples beside it
-(rows: source, gaze only, head only, both, reference).
+(rows: source, gaze only, head only, both, reference). Progress of the pairs goes to stderr
+(--verbose: 0 silent, 1 a bar on a terminal, 2 plain lines).
 """
 
-import json
 import os
 import sys
 
@@ -21,7 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 F = flags.FLAGS
-flags.DEFINE_string("model", None, "A redirector .keras file, a tools/train.py run directory or a checkpoint prefix.")
+flags.DEFINE_string("model", None, "The redirector: a .keras file, a tools/train.py run directory, a checkpoint "
+                    "prefix or a shipped name (synthgaze-64).")
 flags.DEFINE_string("estimator", "", "The judge: an estimator.keras from tools/train_estimator.py.")
 flags.DEFINE_enum("data", "synthgaze", ["synthgaze", "xgaze", "sted", "folder"], "Evaluation data.")
 flags.DEFINE_string("data_path", "", "Real data: h5 file, folder or glob, or a CSV (folder).")
@@ -36,6 +37,8 @@ flags.DEFINE_integer("eval_seed", 0, "Seed of the choice of persons and pairs.")
 flags.DEFINE_string("out", "", "Write the results as JSON here, and examples as <out>.png.")
 flags.DEFINE_integer("examples", 8, "Example rows in the PNG.", lower_bound=0)
 flags.DEFINE_bool("overwrite", False, "Replace existing --out files.")
+flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress (a bar on a terminal), 2 progress lines only.",
+                     lower_bound=0, upper_bound=2)
 flags.mark_flag_as_required("model")
 SPLITS = {"synthgaze": ("", "train", "val", "test"), "real": ("", "all", "train", "val")}
 flags.register_multi_flags_validator(
@@ -43,18 +46,8 @@ flags.register_multi_flags_validator(
     message="--split: SynthGaze takes train, val or test; real data (xgaze, sted, folder) all, train or val")
 
 
-def _outputs():
-    if not F.out:
-        return []
-    paths = [F.out, os.path.splitext(F.out)[0] + ".png"]
-    for path in paths:
-        if os.path.exists(path) and not F.overwrite:
-            raise ValueError(f"{path} exists; pass --overwrite to replace it")
-    return paths
-
-
 def _evaluate(model, judge):
-    from tfredirect import evaluation
+    from tfredirect.experiments import evaluation
 
     if F.data == "synthgaze":
         from tfredirect.data.synthgaze import SynthGaze
@@ -62,7 +55,7 @@ def _evaluate(model, judge):
         split = F.split or "test"
         synth = SynthGaze(size=model.image_size, seed=F.seed, nuisance=F.nuisance)
         return evaluation.evaluate_synthgaze(model, synth, split, F.persons, F.pairs_per_person, F.eval_seed,
-                                             judge, F.examples)
+                                             judge, F.examples, verbose=F.verbose)
     from tfredirect.data import sources
     from tfredirect.training.data import split_index
 
@@ -70,44 +63,40 @@ def _evaluate(model, judge):
     if not F.data_path:
         raise ValueError(f"--data={F.data} needs --data_path")
     index = split_index(sources.build_index(F.data, F.data_path), split)
-    return evaluation.evaluate_real(model, index, F.pairs, F.eval_seed, judge, F.examples)
+    return evaluation.evaluate_real(model, index, F.pairs, F.eval_seed, judge, F.examples, verbose=F.verbose)
 
 
 def main(argv):
     del argv
-    from tfredirect import evaluation, visualize
+    from tfredirect import metrics
     from tfredirect.data.index import tool_error_message
+    from tfredirect.experiments import evaluation
     from tfredirect.serving.checkpoints import load_generator
 
     try:
-        paths = _outputs()
+        if F.out:
+            evaluation.check_report(F.out, F.examples > 0, F.overwrite)
         model = load_generator(F.model)
         judge = None
         if F.estimator:
-            from tfredirect.training.estimation import load_estimator
-
-            judge = evaluation.EstimatorJudge(load_estimator(F.estimator))
+            judge = metrics.EstimatorJudge.load(F.estimator)
             if judge.image_size != model.image_size:
                 raise ValueError(f"{F.estimator}: the estimator takes {judge.image_size}x{judge.image_size} images, "
                                  f"the redirector {model.image_size}x{model.image_size}")
         result, rows = _evaluate(model, judge)
+        result.update(model=F.model if not os.path.exists(F.model) else os.path.abspath(F.model),
+                      estimator=os.path.abspath(F.estimator) if F.estimator else None)
+        print(evaluation.format_table(result))
+        written = evaluation.write_report(F.out, result, rows, F.overwrite) if F.out else []
     except Exception as err:  # expected errors, and reader errors wrapped by tf.data
         message = tool_error_message(err, (ValueError, OSError, KeyError))
         if message is None:
             raise
         print(f"evaluate.py: error: {message}", file=sys.stderr)
         return 1
-    result.update(model=os.path.abspath(F.model), estimator=os.path.abspath(F.estimator) if F.estimator else None)
-    print(evaluation.format_table(result))
-    if paths:
-        tmp = paths[0] + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(result, fh, indent=2)
-        os.replace(tmp, paths[0])
-        print(f"wrote {paths[0]}")
-        if rows:
-            visualize.write_png(paths[1], visualize.tile(rows), scale=2)
-            print(f"wrote {paths[1]} ({len(rows)} rows: source | gaze only | head only | both | reference)")
+    for path in written:
+        what = f" ({len(rows)} rows: {evaluation.EXAMPLE_COLUMNS})" if path.endswith(".png") else ""
+        print(f"wrote {path}{what}")
     return 0
 
 

@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from tfredirect.training.downstream import PANEL_SIZE
 from tfredirect.training.estimation import synthgaze_test_batches
+from tfredirect.visualize import PANEL_SIZE
 
 
 def _rows(path):
@@ -45,11 +45,17 @@ def _measure(model_path, batches):
 @pytest.mark.slow
 def test_downstream_tool_end_to_end_on_tiny_synthgaze(tool, tiny_redirector_file, tmp_path):
     out = tmp_path / "ds"
-    args = [f"--checkpoint={tiny_redirector_file}", f"--out_dir={out}", "--samples=160", "--max_gaze_deg=10", "--per_image=1",
+    args = [f"--model={tiny_redirector_file}", f"--out_dir={out}", "--samples=160", "--max_gaze_deg=10", "--per_image=1",
             "--steps=20", "--batch_size=16", "--test_samples=128", "--seed=3"]
     res = tool("downstream", *args)
     assert res.returncode == 0, res.stderr
     assert "full-range gaze error, augmented vs narrow" in res.stdout and "wrote" in res.stdout
+    # progress in plain lines (the output is not a terminal): rendered and redirected counts,
+    # and each arm's estimator steps with the step time; never a carriage return
+    assert "rendering narrow.h5: 160/160 images" in res.stderr
+    assert "redirecting for 'augmented': 160/160 images" in res.stderr
+    assert res.stdout.count("20/20") >= 2 and "ms/step" in res.stdout
+    assert "\r" not in res.stdout + res.stderr
 
     results = json.load(open(out / "results.json"))
     assert set(results["arms"]) == {"narrow", "augmented"}
@@ -93,6 +99,6 @@ def test_downstream_tool_end_to_end_on_tiny_synthgaze(tool, tiny_redirector_file
 @pytest.mark.slow
 def test_downstream_tool_rejects_bad_settings(tool, tiny_redirector_file, tmp_path):
     out = tmp_path / "ds"
-    res = tool("downstream", f"--checkpoint={tiny_redirector_file}", f"--out_dir={out}", "--size=64")
+    res = tool("downstream", f"--checkpoint={tiny_redirector_file}", f"--out_dir={out}", "--size=64")  # old name
     assert res.returncode != 0 and "32x32" in res.stderr
     assert not out.exists()

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tfredirect import evaluation
+from tfredirect.experiments import evaluation
 from tfredirect.data.synthgaze import SynthGaze
 from tfredirect.training.estimation import build_estimator
 

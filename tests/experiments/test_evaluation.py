@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from tfredirect import evaluation
+from tfredirect.experiments import evaluation
 from tfredirect.data.synthgaze import SynthGaze
 
 
@@ -122,3 +122,35 @@ def test_synthgaze_protocol_on_a_perfect_redirector_gives_exact_renders():
 def test_empty_data_is_an_error():
     with pytest.raises(ValueError, match="no pairs"):
         evaluation.evaluate_pairs(FakeRedirector("identity"), [])
+
+
+def test_progress_counts_the_pairs_in_plain_lines():
+    import io
+
+    from tfredirect.progress import Progress
+
+    stream = io.StringIO()
+    with Progress(4, "judging pairs", "pairs", verbose=2, stream=stream, every_s=0.0) as progress:
+        evaluation.evaluate_pairs(FakeRedirector("oracle"), [batch(), batch()], judge=decode, progress=progress)
+    lines = stream.getvalue().splitlines()
+    assert progress.count == 4 and "\r" not in stream.getvalue()
+    assert lines[0].startswith("judging pairs: 2/4 pairs") and lines[-1].startswith("judging pairs: 4/4 pairs")
+
+
+def test_report_is_json_and_examples_and_never_replaced_without_overwrite(tmp_path):
+    import json
+
+    import cv2
+
+    result, rows = run("oracle", examples=2)
+    out = str(tmp_path / "eval.json")
+    written = evaluation.write_report(out, result, rows)
+    assert written == [out, str(tmp_path / "eval.png")]
+    assert json.load(open(out))["pairs"] == 2
+    assert cv2.imread(written[1]).shape == (2 * (2 * 10 - 2), 2 * (5 * 10 - 2), 3)  # 2 rows x 5 of 8 px, gap 2, x2
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        evaluation.write_report(out, result, rows)
+    result["pairs"] = 7
+    evaluation.write_report(out, result, rows, overwrite=True)
+    assert json.load(open(out))["pairs"] == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.json", "eval.png"]  # no temporary files left

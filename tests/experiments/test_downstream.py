@@ -1,5 +1,6 @@
 import dataclasses
 import math
+import os
 
 import h5py
 import numpy as np
@@ -7,11 +8,13 @@ import pytest
 
 from tfredirect.data import sources
 from tfredirect.data.synthgaze import SynthGaze
-from tfredirect.training import downstream
+from tfredirect.experiments import downstream
 from tfredirect.training.data import split_index
 
 
-def test_real_data_mode_trains_on_narrow_training_persons_and_tests_on_held_out_ones(tiny_redirector_file, tmp_path):
+@pytest.mark.slow
+def test_real_data_mode_trains_on_narrow_training_persons_and_tests_on_held_out_ones(tiny_redirector_file, tmp_path,
+                                                                                     monkeypatch):
     data = str(tmp_path / "real.h5")
     SynthGaze(size=32, seed=5, num_persons=48, samples_per_person=12, val_fraction=0.0, test_fraction=0.0,
               nuisance="person").write_h5(data, "train")
@@ -20,14 +23,23 @@ def test_real_data_mode_trains_on_narrow_training_persons_and_tests_on_held_out_
     assert len(held_out) > 0
     narrow_expected = int(np.sum(downstream.gaze_extent_deg(train.gaze) < 20))
 
-    cfg = downstream.DownstreamConfig(out_dir=str(tmp_path / "out"), checkpoint=str(tiny_redirector_file), data="sted",
+    cfg = downstream.DownstreamConfig(out_dir=str(tmp_path / "out"), model=str(tiny_redirector_file), data="sted",
                                       data_path=data, samples=10_000, max_gaze_deg=20, per_image=2,
                                       steps=20, batch_size=16, test_samples=10_000, with_full=True, verbose=0)
     messages = []
+    # an arm is a name and the data it trains on: one more that reuses the augmented set
+    # (made once) runs, is reported, and its outputs are cleaned with the others
+    extra = downstream.Arm("copies_only", lambda ctx: [ctx.augmented("augmented")])
+    monkeypatch.setattr(downstream, "ARMS", (*downstream.ARMS, extra))
     results = downstream.run(cfg, log=messages.append)
     assert any("held-out persons" in m for m in messages)
+    assert sum("redirected copies" in m for m in messages) == 1
+    assert os.path.join(cfg.out_dir, "copies_only") in downstream.output_paths(cfg.out_dir)
     arms = results["arms"]
-    assert set(arms) == {"narrow", "augmented", "full"}
+    assert set(arms) == {"narrow", "augmented", "full", "copies_only"}
+    assert arms["copies_only"]["train_samples"] == 2 * narrow_expected
+    assert set(results["augmentation"]) == {"augmented"}
+    assert results["augmentation"]["augmented"]["images"] == 2 * narrow_expected
     assert arms["narrow"]["train_samples"] == narrow_expected
     assert arms["augmented"]["train_samples"] == 3 * narrow_expected
     assert arms["full"]["train_samples"] == narrow_expected
@@ -45,7 +57,7 @@ def test_real_data_mode_trains_on_narrow_training_persons_and_tests_on_held_out_
 
 
 def test_kde_targets_come_from_the_full_range_reference_not_the_subset():
-    cfg = downstream.DownstreamConfig(out_dir="x", checkpoint="m.keras", bandwidth_deg=1e-6)
+    cfg = downstream.DownstreamConfig(out_dir="x", model="m.keras", bandwidth_deg=1e-6)
     ref_g, ref_h = np.radians([[30.0, -40.0]]), np.radians([[20.0, -30.0]])
     sampler = downstream.make_sampler(cfg, ref_g, ref_h)
     _, tg, th = sampler.draw(np.arange(3), 0, np.zeros((3, 2), np.float32), np.zeros((3, 2), np.float32))
@@ -60,23 +72,24 @@ def test_bins_and_config_validation(tmp_path):
     out = downstream.binned(errors, extent, (10.0, 20.0, 30.0))
     assert [b["mean"] for b in out.values()] == [1.0, 2.0, 3.0, 4.0]
     assert downstream.binned(errors, extent, (50.0,))["50+"] == {"n": 0, "mean": None}
-    cfg = downstream.DownstreamConfig(out_dir="x", checkpoint="m.keras")
+    cfg = downstream.DownstreamConfig(out_dir="x", model="m.keras")
     assert cfg.gaze_range_deg == (40.0, 50.0) and cfg.head_range_deg == (30.0, 45.0)
     bad = [dict(data="sted"), dict(targets="normal"), dict(target_kind="eyes"), dict(per_image=0),
            dict(max_gaze_deg=0), dict(bins_deg=(20, 10)), dict(gaze_range_deg=(40,))]
     for kwargs in bad:
         with pytest.raises(ValueError):
-            downstream.DownstreamConfig(out_dir="x", checkpoint="m.keras", **kwargs)
+            downstream.DownstreamConfig(out_dir="x", model="m.keras", **kwargs)
     with pytest.raises(ValueError, match="no such"):
-        downstream.run(downstream.DownstreamConfig(out_dir=str(tmp_path / "o"), checkpoint=str(tmp_path / "m.keras")))
+        downstream.run(downstream.DownstreamConfig(out_dir=str(tmp_path / "o"), model=str(tmp_path / "m.keras")))
 
 
+@pytest.mark.slow
 def test_a_failed_run_leaves_nothing_behind(tiny_redirector_file, tmp_path):
     data = str(tmp_path / "real.h5")
     SynthGaze(size=32, seed=5, num_persons=24, samples_per_person=4, val_fraction=0.0, test_fraction=0.0,
               nuisance="person").write_h5(data, "train")
     out = tmp_path / "out"
-    cfg = downstream.DownstreamConfig(out_dir=str(out), checkpoint=str(tiny_redirector_file), data="sted",
+    cfg = downstream.DownstreamConfig(out_dir=str(out), model=str(tiny_redirector_file), data="sted",
                                       data_path=data, max_gaze_deg=1e-4, steps=5, verbose=0)
     with pytest.raises(ValueError, match="no training sample"):
         downstream.run(cfg, log=lambda m: None)
