@@ -28,7 +28,7 @@ class Judge:
     parameters: a staging folder judged by another estimator is not resumed)."""
 
     def __init__(self, estimator, source=None, batch_size=64):
-        from tfredirect.evaluation import EstimatorJudge
+        from tfredirect.metrics import EstimatorJudge
 
         self.read = EstimatorJudge(estimator, batch_size=batch_size)
         self.image_size = int(estimator.image_size)
@@ -38,15 +38,12 @@ class Judge:
     def errors(self, images, gaze, head):
         """(gaze errors (n,), head errors (n,)) float32 degrees of uint8 RGB `images` whose
         labels are `gaze`, `head` (n, 2) radians."""
-        from tfredirect import geometry
         from tfredirect.data.index import resize_square
 
         images = np.asarray(images)
         if images.shape[1] != self.image_size:
             images = np.stack([resize_square(im, self.image_size) for im in images])
-        judged_gaze, judged_head = self.read(images)
-        return (np.asarray(geometry.angular_error(judged_gaze, np.asarray(gaze, np.float32)), np.float32),
-                np.asarray(geometry.angular_error(judged_head, np.asarray(head, np.float32)), np.float32))
+        return tuple(np.asarray(e, np.float32) for e in self.read.errors(images, gaze, head))
 
 
 def load_judge(path):
