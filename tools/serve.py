@@ -44,6 +44,7 @@ def main(argv):
     say = print if F.verbose >= 1 else (lambda *a, **k: None)
     std_logging.getLogger("werkzeug").setLevel(std_logging.INFO if F.verbose >= 2 else std_logging.WARNING)
     try:
+        web.check_port(F.host, F.port)
         if F.model.endswith(".tflite"):
             if F.backend != "tflite":
                 raise ValueError(f"--model {F.model}: a TFLite model needs --backend=tflite")

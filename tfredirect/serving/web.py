@@ -299,6 +299,20 @@ def create_app(model, backend="keras", *, model_name="model", max_upload_mb=10.0
     return app
 
 
+def check_port(host, port):
+    """OSError naming host:port when it cannot be listened on now (checked before the slow
+    model loading; the server binds it again when it starts)."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as err:
+        raise OSError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+
+
 def make_server(app, host="127.0.0.1", port=0):
     """A threaded WSGI server of `app` bound now (port 0: any free port; `.server_port` says
     which); `.serve_forever()` runs it, `.shutdown()` stops it from another thread."""
