@@ -1,21 +1,29 @@
 """Inference speed of the exported generator: Keras, SavedModel, TFLite variants, ONNX Runtime.
 
-    python benchmarks/export.py [--presets demo,base] [--threads 1,2] [--model PATH]
+    python benchmarks/export.py [--presets=demo,base] [--threads=1,2] [--model=synthgaze-64]
 
-For each preset (weights from --model when its size matches, else freshly initialised: speed
+For each preset (weights from --model, any model the tools take, when its size matches, else freshly initialised: speed
 does not depend on the values) and thread count, measures the `redirect` path: latency per
 image at batch 1 (median) and images/s at batch 8, file sizes, FLOPs per image and the
 achieved FLOP/s as a fraction of the float32 matmul rate measured in the same process with
 the same thread count. Prints a Markdown table (paste into export/README.md).
 """
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+
+from absl import app, flags
+
+F = flags.FLAGS
+flags.DEFINE_list("presets", ["demo", "base"], "Model presets to measure.")
+flags.DEFINE_list("threads", ["1", "2"], "Thread counts to measure.")
+flags.DEFINE_string("model", "", "Optional trained generator (.keras, run directory, checkpoint or shipped name) "
+                    "whose weights are used for its preset.")
+flags.DEFINE_list("worker", None, "Internal: preset,threads,out_json of one measuring process.")
 
 MODES = ("none", "fp16", "dynamic", "int8")
 
@@ -45,13 +53,14 @@ def worker(preset_name, threads, model_path, out_json):
     from tfredirect.config import preset
     from tfredirect.data.synthgaze import SynthGaze
     from tfredirect.lite import LiteRedirector
-    from tfredirect.models import Redirector, load_redirector
+    from tfredirect.models import Redirector
+    from tfredirect.serving.checkpoints import load_generator
     from tfredirect.serving import export_lib
 
     cfg = preset(preset_name)
     model = None
     if model_path:
-        loaded = load_redirector(model_path)
+        loaded = load_generator(model_path)
         model = loaded if loaded.image_size == cfg.image_size else None
     if model is None:
         model = Redirector(cfg)
@@ -98,21 +107,17 @@ def worker(preset_name, threads, model_path, out_json):
                    "matmul_gflops": peak / 1e9, "rows": rows}, fh)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--presets", default="demo,base")
-    p.add_argument("--threads", default="1,2")
-    p.add_argument("--model", default="", help="optional trained redirector .keras for its preset")
-    p.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
-    a = p.parse_args()
-    if a.worker:
-        worker(a.worker[0], int(a.worker[1]), a.model, a.worker[2])
+def main(argv):
+    del argv
+    if F.worker:
+        name, threads, out_json = F.worker
+        worker(name, int(threads), F.model, out_json)
         return
     results = []
-    for name in a.presets.split(","):
-        for threads in [int(t) for t in a.threads.split(",")]:
+    for name in F.presets:
+        for threads in [int(t) for t in F.threads]:
             out = tempfile.mktemp(suffix=".json")
-            subprocess.run([sys.executable, __file__, "--worker", name, str(threads), out, "--model", a.model],
+            subprocess.run([sys.executable, __file__, f"--worker={name},{threads},{out}", f"--model={F.model}"],
                            check=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
             with open(out) as fh:
                 results.append(json.load(fh))
@@ -126,4 +131,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)

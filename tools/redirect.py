@@ -40,8 +40,8 @@ flags.DEFINE_string("face_model", None, "3-D model (mm) of the 5 or 6 landmarks 
 flags.DEFINE_float("distance_mm", 600.0, "Normalized camera distance in mm (ETH-XGaze: 600).")
 flags.DEFINE_string("out_dir", ".", "Output folder.")
 flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
-flags.DEFINE_alias("paste-back", "paste_back")  # the old argparse name
-flags.DEFINE_alias("distance", "distance_mm")  # the old argparse name
+flags.DEFINE_alias("paste-back", "paste_back")  # the old name
+flags.DEFINE_alias("distance", "distance_mm")  # the old name
 flags.mark_flags_as_required(["model", "image"])
 
 

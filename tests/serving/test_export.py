@@ -1,5 +1,7 @@
+import io
 import json
 import os
+import re
 
 import keras
 import numpy as np
@@ -8,13 +10,17 @@ import pytest
 import tensorflow as tf
 
 from tfredirect import imaging
-from tfredirect.config import LossConfig, preset
+from tfredirect.config import GanSchedule, LossConfig, preset
 from tfredirect.data.synthgaze import SynthGaze
 from tfredirect.lite import LiteRedirector
 from tfredirect.serving import export_lib
 from tfredirect.training import RedirectionGAN
 
+# every test uses the `trained` fixture: a few training steps and an export in every format (minutes)
+pytestmark = pytest.mark.slow
+
 SYNTH = SynthGaze(size=32, seed=7, nuisance="person")
+PROGRESS = {}  # the progress lines the `trained` export wrote
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +28,16 @@ def trained(tmp_path_factory):
     """A tiny generator trained for a few steps (realistic weight and activation ranges),
     exported in every format and quantization."""
     keras.utils.set_random_seed(0)
-    gan = RedirectionGAN(preset("tiny"), LossConfig(id_swap_prob=1.0, gan_warmup=20), seed=0)
+    gan = RedirectionGAN(preset("tiny"), LossConfig(), seed=0, gan_schedule=GanSchedule(warmup=20))
     gan.compile(g_optimizer=keras.optimizers.Adam(2e-3), d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
     gan.fit(SYNTH.pairs("train", 16, seed=0), steps_per_epoch=60, epochs=1, verbose=0, shuffle=False)
     calib = SYNTH.render_samples(SYNTH.persons("train")[:64], np.arange(64))[0]
     out = str(tmp_path_factory.mktemp("export") / "tiny")
+    log = io.StringIO()
     written = export_lib.export(gan.generator, out, formats="saved_model,tflite,onnx",
-                                quantize="none,fp16,dynamic,int8", representative=calib, check=_held_out())
+                                quantize="none,fp16,dynamic,int8", representative=calib, check=_held_out(),
+                                verbose=2, stream=log)
+    PROGRESS["export"] = log.getvalue()
     return gan.generator, out, written
 
 
@@ -57,6 +66,19 @@ def test_written_files_and_metadata(trained):
     assert meta["signatures"]["redirect_labeled"] == ["image", "source_gaze", "source_head", "target_gaze",
                                                       "target_head"]
     assert not [p for p in os.listdir(os.path.dirname(out)) if p.startswith(".export-")]
+
+
+def test_progress_is_a_line_per_artifact_converted_and_checked(trained):
+    lines = PROGRESS["export"].splitlines()
+    steps = [re.match(r"export: (\w+) (\S+) in [0-9.]+ s(?: \(.*: (ok|MISSED)\))?: (\d+)/14 steps", line)
+             for line in lines[:-1]]
+    assert all(steps) and "\r" not in PROGRESS["export"], lines
+    assert [int(m[4]) for m in steps] == list(range(1, 15))
+    converted = ["saved_model"] + [export_lib.tflite_filename(m) for m in ("none", "fp16", "dynamic", "int8")] + \
+        ["estimate.onnx", "redirect.onnx", "redirect_labeled.onnx"]
+    assert [(m[1], m[2]) for m in steps[:8]] == [("wrote", "saved_model")] + [("converted", c) for c in converted[1:]]
+    assert [(m[1], m[2], m[3]) for m in steps[8:]] == [("checked", c, "ok") for c in converted[:5] + ["redirect.onnx"]]
+    assert lines[-1].startswith("export: 14/14 steps 100.0%")
 
 
 @pytest.mark.parametrize("batch", [16, 1])

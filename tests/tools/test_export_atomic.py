@@ -171,6 +171,7 @@ def test_a_live_exports_temporary_folder_is_not_removed(tmp_path, restore_module
     assert (live / "partial").read_text() == "x"
 
 
+@pytest.mark.slow
 def test_real_export_overwrite_replaces_and_cleans(tiny_redirector, tmp_path):
     out = tmp_path / "exp"
     export_lib.export(tiny_redirector, str(out), formats="saved_model")
