@@ -236,7 +236,7 @@ def served(tiny_redirector_file):
 
 
 @pytest.mark.slow
-def test_page_in_headless_chromium(chromium_paths, served):
+def test_page_in_headless_chromium(chromium_paths, served, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -268,4 +268,18 @@ def test_page_in_headless_chromium(chromium_paths, served):
         # a bad upload is reported on the page, and the page keeps working
         page.find_element(By.ID, "upload").send_keys(os.path.abspath(__file__))
         assert "test_web.py: not an image" in browser.wait_error(page)
-        assert browser.move_slider(page, "gaze_pitch", 12) > final
+        final = browser.move_slider(page, "gaze_pitch", 12)
+        assert final > moved
+        # a photo: its normalized face, the redirected face and the photo pasted back
+        photo = tmp_path / "astronaut.png"
+        photo.write_bytes(png_bytes(data.astronaut()))
+        page.find_element(By.ID, "upload").send_keys(str(photo))
+        final = browser.wait_shown(page, final, timeout=120)
+        assert page.find_element(By.ID, "pasted_fig").is_displayed()
+        assert not page.find_element(By.ID, "truth_fig").is_displayed()
+        assert page.find_element(By.ID, "download").get_attribute("download") == "redirected_photo.png"
+        pasted = browser.image_src(page, "pasted")
+        assert web.decode_data_url(pasted).shape == (512, 512, 3)
+        browser.move_slider(page, "head_yaw", 20)
+        assert browser.image_src(page, "pasted") != pasted
+        assert page.find_element(By.ID, "download").get_attribute("href") == browser.image_src(page, "pasted")
