@@ -49,8 +49,9 @@ def test_errors_are_one_line(tool, tiny_redirector_file, tmp_path):
     assert res.returncode == 1
     assert last_line(res) == "serve.py: error: --model export/redirector_float32.tflite: a TFLite model needs " \
                                  "--backend=tflite"
-    res = tool("serve", "--model=" + str(tmp_path / "missing.keras"), "--port=0")
-    assert res.returncode == 1 and last_line(res) == f"serve.py: error: {tmp_path / 'missing.keras'}: no such model file"
+    missing = tmp_path / "missing.keras"
+    res = tool("serve", f"--model={missing}", "--port=0")
+    assert res.returncode == 1 and last_line(res) == f"serve.py: error: {missing}: no such model file"
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
