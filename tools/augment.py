@@ -1,29 +1,38 @@
 """Augment a gaze dataset with a trained redirector: K new, correctly labelled images per sample.
 
-    python tools/augment.py --data=sted --data_path=train.h5 --checkpoint=runs/demo/redirector.keras \\
+    python tools/augment.py --data=sted --data_path=train.h5 --model=runs/demo/redirector.keras \\
         --out=train_aug.h5 --per_image=4 --kind=random --targets=uniform
     python tools/augment.py --data=xgaze --data_path=xgaze_224/train --resize \\
-        --checkpoint=runs/demo/export/redirector_float32.tflite --threads=2 --out=xgaze_aug --targets=kde
+        --model=runs/demo/export/redirector_float32.tflite --threads=2 --out=xgaze_aug --targets=kde
+    python tools/augment.py --data=sted --data_path=train.h5 --model=synthgaze-64 --out=train_aug.h5 \\
+        --judge=runs/judge/estimator.keras --max_judged_error_deg=10 --num_shards=4 --shard_index=0
 
 For every input sample, --per_image copies: each redirects the gaze or the head (--kind
 random), or one of gaze/head/both (mixed), or always gaze, head or both, to a target drawn
-uniformly within --gaze_range / --head_range (degrees, +/- pitch,yaw) or from a kernel
+uniformly within --gaze_range_deg / --head_range_deg (+/- pitch,yaw) or from a kernel
 density over the dataset's own labels (--targets=kde, --bandwidth_deg, 0 = Scott's rule).
 The new labels are the targets; what is not redirected keeps its label. Output layout
-(--layout, default the input's): sted (one h5, a group per person), xgaze (a folder of
-per-person h5 files) or folder (PNGs + labels.csv), each with provenance columns
-(source_index, copy, kind, source_gaze, source_head). Combine with the original data by
-passing both to the readers (same person ids).
+(--layout, default the input's): sted (one h5, a group per person; no per-eye labels: NaN,
+eye_labels="not available"), xgaze (a folder of per-person h5 files) or folder (PNGs +
+labels.csv), each with provenance columns (source_index, copy, kind, source_gaze,
+source_head). Combine with the original data by passing both to the readers.
 
-The --checkpoint is a redirector .keras, a tools/train.py run directory or checkpoint prefix
-(current angles: the source labels), or an exported .tflite (tools/export.py; current angles: its own estimates; --threads). Images must be the
-model's size unless --resize. The input is never written. Work is staged in
-<out>.partial (one file per finished --chunk of sources): an interrupted run (Ctrl-C,
-kill, crash) continues where it stopped when rerun with the same command; a staging folder
-made with other parameters is refused (or discarded with --overwrite).
+--judge (an estimator.keras from tools/train_estimator.py) judges every copy: its judged
+gaze and head errors (degrees, against the copy's labels) are stored with the provenance;
+--max_judged_error_deg drops the copies whose larger error exceeds it, and counts them.
+--num_shards/--shard_index process one of N disjoint, contiguous parts of the input's samples
+(run each on its own machine); shard i writes <out>-0000i-of-0000N[.h5], and the readers take
+all shards with the glob this tool prints. Draws depend only on (--seed, sample, copy), so
+the shards together equal the single-process output.
+
+The --model is a redirector .keras, a tools/train.py run directory or checkpoint prefix, a
+shipped name (current angles: the source labels), or an exported .tflite (tools/export.py;
+--threads). Images must be the model's size unless --resize. The input is never written.
+Work is staged in <out>.partial (one file per finished --chunk of sources): an interrupted
+run (Ctrl-C, kill, crash) continues where it stopped when rerun with the same command; a
+staging folder made with other parameters is refused (or discarded with --overwrite).
 """
 
-import argparse
 import glob
 import os
 import sys
@@ -31,136 +40,212 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from absl import app, flags  # noqa: E402
+
 DATA = ("sted", "xgaze", "folder")
+KINDS = ("random", "mixed", "gaze", "head", "both")  # augmentation.KIND_CHOICES
+
+F = flags.FLAGS
+flags.DEFINE_enum("data", None, list(DATA), "Input layout.")
+flags.DEFINE_string("data_path", None, "Input: h5 file, folder or glob (folder layout: a labels CSV or its folder).")
+flags.DEFINE_string("model", None, "The generator: a redirector .keras, a tools/train.py run directory or checkpoint "
+                    "prefix, a shipped name (synthgaze-64), or an exported .tflite.")
+flags.DEFINE_string("out", None, "Output h5 (sted layout) or folder (xgaze, folder layouts).")
+flags.DEFINE_integer("per_image", 4, "New samples per input sample (K).", lower_bound=1)
+flags.DEFINE_enum("kind", "random", list(KINDS), "random (gaze or head), mixed (gaze, head or both), gaze, head "
+                  "or both.")
+flags.DEFINE_enum("targets", "uniform", ["uniform", "kde"], "Target distribution: uniform within the ranges, or a "
+                  "kernel density around the dataset's labels.")
+flags.DEFINE_list("gaze_range_deg", ["40", "50"], "Target gaze within +/- PITCH,YAW degrees.")
+flags.DEFINE_list("head_range_deg", ["30", "45"], "Target head pose within +/- PITCH,YAW degrees.")
+flags.DEFINE_float("bandwidth_deg", 0.0, "kde kernel width, degrees (0: Scott's rule).", lower_bound=0.0,
+                   upper_bound=90.0)
+flags.DEFINE_enum("layout", None, list(DATA), "Output layout (default: the input's).")
+flags.DEFINE_integer("chunk", 64, "Sources per batch and per committed staging file.", lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Seed of the target draws.")
+flags.DEFINE_bool("resize", False, "Resize input images to the model's size.")
+flags.DEFINE_integer("threads", 0, "CPU threads (0: all cores).", lower_bound=0)
+flags.DEFINE_string("judge", "", "Quality gate: an estimator.keras (tools/train_estimator.py) that judges every copy.")
+flags.DEFINE_float("max_judged_error_deg", None, "With --judge: drop copies whose larger judged error (gaze or head, "
+                   "degrees) exceeds this.", lower_bound=0.0)
+flags.DEFINE_integer("num_shards", 1, "Split the input's samples into this many disjoint parts.", lower_bound=1)
+flags.DEFINE_integer("shard_index", 0, "The part this run processes (0 .. --num_shards - 1).", lower_bound=0)
+flags.DEFINE_bool("overwrite", False, "Replace an existing output (or discard a mismatching staging folder).")
+flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar on a terminal (default), 2 progress lines only.",
+                     lower_bound=0, upper_bound=2)
+flags.DEFINE_alias("checkpoint", "model")  # the old argparse names
+flags.DEFINE_alias("gaze_range", "gaze_range_deg")
+flags.DEFINE_alias("head_range", "head_range_deg")
+flags.mark_flags_as_required(["data", "data_path", "model", "out"])
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="input layout: sted, xgaze or folder")
-    p.add_argument("--data_path", required=True, help="h5 file, folder or glob (folder: a labels CSV or its folder)")
-    p.add_argument("--checkpoint", required=True,
-                   help="redirector .keras, tools/train.py run directory, checkpoint prefix, or exported .tflite")
-    p.add_argument("--out", required=True, help="output h5 (sted) or folder (xgaze, folder)")
-    p.add_argument("--per_image", type=int, default=4, help="new samples per input sample (K)")
-    p.add_argument("--kind", default="random",
-                   help="random (gaze or head), mixed (gaze, head or both), gaze, head or both")
-    p.add_argument("--targets", default="uniform", help="uniform (within the ranges) or kde (around dataset labels)")
-    p.add_argument("--gaze_range", default="40,50", help="target gaze within +/- PITCH,YAW degrees")
-    p.add_argument("--head_range", default="30,45", help="target head pose within +/- PITCH,YAW degrees")
-    p.add_argument("--bandwidth_deg", type=float, default=0.0, help="kde kernel width, degrees (0: Scott's rule)")
-    p.add_argument("--layout", default="", help="output layout: sted, xgaze or folder (default: the input's)")
-    p.add_argument("--chunk", type=int, default=64, help="sources per batch and per committed staging file")
-    p.add_argument("--seed", type=int, default=0, help="seed of the target draws")
-    p.add_argument("--resize", action="store_true", help="resize input images to the model's size")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    return p.parse_args(argv)
-
-
-def parse_range(text, name):
+def parse_range(values, name):
+    """A PITCH,YAW list in degrees as two floats in (0, 90]; ValueError naming the flag."""
     try:
-        values = tuple(float(v) for v in text.split(","))
+        r = tuple(float(v) for v in values)
     except ValueError:
-        values = ()
-    if len(values) != 2 or not all(0 < v <= 90 for v in values):
-        raise ValueError(f"--{name} {text!r}: expected PITCH,YAW in degrees, each in (0, 90]")
-    return values
+        r = ()
+    if len(r) != 2 or not all(0 < v <= 90 for v in r):
+        raise ValueError(f"--{name}={','.join(values)}: expected PITCH,YAW in degrees, each in (0, 90]")
+    return r
 
 
-def check_arguments(args):
-    """Everything that needs no model or data (fast, before TensorFlow is imported)."""
+def _range_validator(name):
+    def check(values):
+        try:
+            parse_range(values, name)
+        except ValueError as err:
+            raise flags.ValidationError(str(err)) from None
+        return True
+    return check
+
+
+for _name in ("gaze_range_deg", "head_range_deg"):
+    flags.register_validator(_name, _range_validator(_name))
+flags.register_multi_flags_validator(["judge", "max_judged_error_deg"],
+                                     lambda f: f["max_judged_error_deg"] is None or bool(f["judge"]),
+                                     message="--max_judged_error_deg needs --judge")
+flags.register_multi_flags_validator(["num_shards", "shard_index"], lambda f: f["shard_index"] < f["num_shards"],
+                                     message="--shard_index must be below --num_shards")
+
+
+def output_path():
+    """--out, or this shard's output when the input is sharded."""
     from tfredirect import augmentation
 
-    if args.data not in DATA:
-        raise ValueError(f"--data {args.data!r}: expected one of {', '.join(DATA)}")
-    args.layout = args.layout or args.data
-    if args.layout not in augmentation.LAYOUTS:
-        raise ValueError(f"--layout {args.layout!r}: unknown layout; expected one of {', '.join(augmentation.LAYOUTS)}")
-    if args.kind not in augmentation.KIND_CHOICES:
-        raise ValueError(f"--kind {args.kind!r}: expected one of {', '.join(augmentation.KIND_CHOICES)}")
-    if args.targets not in augmentation.TARGET_MODES:
-        raise ValueError(f"--targets {args.targets!r}: expected one of {', '.join(augmentation.TARGET_MODES)}")
-    if args.per_image < 1 or args.chunk < 1:
-        raise ValueError(f"--per_image and --chunk must be >= 1, got {args.per_image} and {args.chunk}")
-    if args.threads < 0:
-        raise ValueError(f"--threads must be >= 0, got {args.threads}")
-    args.gaze_range = parse_range(args.gaze_range, "gaze_range")
-    args.head_range = parse_range(args.head_range, "head_range")
+    if F.num_shards == 1:
+        return F.out
+    return augmentation.shard_output_path(F.out, F.shard_index, F.num_shards, F.layout or F.data)
+
+
+def check_arguments(out):
+    """Everything that needs no model or data (fast, before TensorFlow is imported); returns
+    the input folders to protect."""
+    from tfredirect import augmentation
+
     try:
-        augmentation.check_model_path(args.checkpoint)
+        augmentation.check_model_path(F.model)
     except ValueError as err:
-        raise ValueError(f"--checkpoint {err}") from None
-    path = args.data_path
+        raise ValueError(f"--model {err}") from None
+    if F.judge and not os.path.isfile(F.judge):
+        raise ValueError(f"--judge {F.judge}: no such estimator file")
+    path = F.data_path
     if os.path.isdir(path):
         inputs, dirs = [], [path]
     else:
         inputs, dirs = (glob.glob(path) if any(c in path for c in "*?[") else [path]), []
         if not any(os.path.exists(p) for p in inputs):
             raise ValueError(f"--data_path {path}: no such file, folder or glob match")
-    augmentation.check_output_path(args.out, inputs, dirs)
-    if os.path.lexists(args.out) and not args.overwrite:
-        raise ValueError(f"--out {augmentation.exists_message(args.out)}")
+    augmentation.check_output_path(out, inputs, dirs)
+    if os.path.lexists(out) and not F.overwrite:
+        raise ValueError(f"--out {augmentation.exists_message(out)}")
     return dirs
 
 
-def load_backend(args):
+def load_backend():
     from tfredirect import augmentation
 
-    if not args.checkpoint.endswith(".tflite") and args.threads:
+    if not F.model.endswith(".tflite") and F.threads:
         import tensorflow as tf
 
         try:
-            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+            tf.config.threading.set_intra_op_parallelism_threads(F.threads)
         except RuntimeError:  # TensorFlow already initialised (e.g. called from a test)
             pass
-    return augmentation.load_backend(args.checkpoint, num_threads=args.threads or os.cpu_count() or 1)
+    return augmentation.load_backend(F.model, num_threads=F.threads or os.cpu_count() or 1)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+class _Progress:
+    """augment()'s progress(done, total) callback on the shared Progress (images generated now)."""
+
+    def __init__(self):
+        self.bar, self.last = None, 0
+
+    def __call__(self, done, total):
+        from tfredirect.progress import Progress
+
+        if self.bar is None:
+            self.bar, self.last = Progress((total - done) * F.per_image, "augment", unit="images",
+                                           verbose=F.verbose), done
+        self.bar.update((done - self.last) * F.per_image)
+        self.last = done
+
+    def close(self, ok=True):
+        if self.bar is not None:
+            self.bar.close(ok)
+
+
+def _run(out, protect):
+    from tfredirect import augmentation
+    from tfredirect.data import sources
+
+    layout = F.layout or F.data
+    index = sources.build_index(F.data, F.data_path)
+    backend = load_backend()
+    judge = augmentation.load_judge(F.judge) if F.judge else None
+    sampler = augmentation.TargetSampler(kind=F.kind, mode=F.targets,
+                                         gaze_range_deg=parse_range(F.gaze_range_deg, "gaze_range_deg"),
+                                         head_range_deg=parse_range(F.head_range_deg, "head_range_deg"),
+                                         bandwidth_deg=F.bandwidth_deg, seed=F.seed)
+    start, stop = augmentation.shard_range(len(index), F.shard_index, F.num_shards)
+    part = f" (shard {F.shard_index} of {F.num_shards}: samples {start}..{stop - 1})" if F.num_shards > 1 else ""
+    if F.verbose:
+        print(f"{index.description}: {len(index)} samples of {len(index.persons)} persons{part} -> "
+              f"{F.per_image} new each with {F.model} ({backend.name}, {backend.image_size}x{backend.image_size})"
+              + (f", judged by {F.judge}" if judge else ""))
+    progress = _Progress()
+    ok = False
     try:
-        protect = check_arguments(args)
-        from tfredirect import augmentation
-        from tfredirect.data import sources
+        info = augmentation.augment(index, backend, out, F.per_image, sampler, layout=layout, chunk=F.chunk,
+                                    overwrite=F.overwrite, resize=F.resize, progress=progress,
+                                    log=print if F.verbose else None, protect=protect, judge=judge,
+                                    max_judged_error_deg=F.max_judged_error_deg, num_shards=F.num_shards,
+                                    shard_index=F.shard_index)
+        ok = True
+    finally:
+        progress.close(ok)
+    return info, backend, layout
 
-        index = sources.build_index(args.data, args.data_path)
-        backend = load_backend(args)
-        sampler = augmentation.TargetSampler(kind=args.kind, mode=args.targets, gaze_range_deg=args.gaze_range,
-                                             head_range_deg=args.head_range, bandwidth_deg=args.bandwidth_deg,
-                                             seed=args.seed)
-        print(f"{index.description}: {len(index)} samples of {len(index.persons)} persons -> "
-              f"{args.per_image} new each with {args.checkpoint} ({backend.name}, "
-              f"{backend.image_size}x{backend.image_size})")
-        import keras
 
-        bar = {}
+def main(argv):
+    del argv
+    from tfredirect.data.index import tool_error_message
 
-        def progress(done, total):
-            if "bar" not in bar:
-                bar["bar"] = keras.utils.Progbar(total * args.per_image, unit_name="image")
-            bar["bar"].update(done * args.per_image)
-
+    out = output_path()
+    try:
+        protect = check_arguments(out)
         start = time.perf_counter()
-        info = augmentation.augment(index, backend, args.out, args.per_image, sampler, layout=args.layout,
-                                    chunk=args.chunk, overwrite=args.overwrite, resize=args.resize,
-                                    progress=progress, log=print, protect=protect)
+        info, backend, layout = _run(out, protect)
         seconds = time.perf_counter() - start
     except KeyboardInterrupt:
         from tfredirect import augmentation
 
         print(f"\naugment.py: interrupted; rerun the same command to resume from "
-              f"{augmentation.staging_path(args.out)}", file=sys.stderr)
+              f"{augmentation.staging_path(out)}", file=sys.stderr)
         return 130
-    except (ValueError, OSError, KeyError, RuntimeError) as err:
-        print(f"augment.py: error: {err}", file=sys.stderr)
+    except Exception as err:  # expected errors, and reader errors
+        message = tool_error_message(err, (ValueError, OSError, KeyError, RuntimeError))
+        if message is None:
+            raise
+        print(f"augment.py: error: {message}", file=sys.stderr)
         return 1
     resumed = f" (resumed after {info['resumed_from']} sources)" if info["resumed_from"] else ""
     print(f"wrote {info['written']} samples ({info['sources']} sources x {info['per_image']}, "
-          f"{info['persons']} persons) to {info['out']} in the {info['layout']} layout{resumed}")
+          f"{info['persons']} persons) to {info['out']} in the {layout} layout{resumed}")
+    if info["judged"]:
+        gate = (f"{info['dropped']} dropped above {F.max_judged_error_deg:g} deg" if F.max_judged_error_deg is not None
+                else "none dropped (no --max_judged_error_deg)")
+        print(f"judged every copy with {F.judge}: {gate}; errors in the columns judged_gaze_error_deg, "
+              "judged_head_error_deg")
+    if F.num_shards > 1:
+        from tfredirect import augmentation
+
+        print(f"shard {F.shard_index} of {F.num_shards}; read all shards with --data={layout} "
+              f"--data_path='{augmentation.shard_glob(F.out, F.num_shards, layout)}'")
     print(f"{info['new_images']} images generated in {seconds:.1f} s: {info['new_images'] / max(seconds, 1e-9):.1f} "
-          f"images/s ({backend.name}, {args.threads or os.cpu_count()} threads)")
+          f"images/s ({backend.name}, {F.threads or os.cpu_count()} threads)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app.run(main)
