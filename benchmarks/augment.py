@@ -1,18 +1,17 @@
 """Throughput of the augmentation job (tools/augment.py's library path) at 64x64.
 
-    python benchmarks/augment.py [--checkpoint runs/demo/redirector.keras] [--samples 512]
-        [--per_image 4] [--kind random] [--threads 2] [--runtimes keras,float32,int8] [--dir /tmp/augbench]
+    python benchmarks/augment.py [--model=runs/demo/redirector.keras] [--samples=512]
+        [--per_image=4] [--kind=random] [--threads=2] [--runtimes=keras,float32,int8] [--dir=/tmp/augbench]
 
 Writes a ST-ED file of --samples SynthGaze samples (64x64, 16 per person; kept in --dir and
 reused), exports the redirector to TFLite float32 and int8 (calibrated on 64 of those
 images), then runs the whole job - read, draw targets, redirect K copies, stage every
 chunk (fsynced), assemble the ST-ED output - once per runtime and prints a Markdown table:
 images/s of the job (wall time, first call and tracing included) and of the model alone
-(steady state, batch = chunk x K). Without --checkpoint an untrained `demo` redirector is
-used: the FLOPs, hence the speed, are those of a trained one.
+(steady state, batch = chunk x K). Without --model an untrained `demo` redirector is
+used: the FLOPs, hence the speed, are those of a trained one (--checkpoint is another name of --model).
 """
 
-import argparse
 import os
 import shutil
 import sys
@@ -22,6 +21,20 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+F = flags.FLAGS
+flags.DEFINE_string("model", "", "Redirector .keras, run directory or shipped name (default: an untrained demo-preset "
+                    "model).")
+flags.DEFINE_integer("samples", 512, "Input samples.", lower_bound=1)
+flags.DEFINE_integer("per_image", 4, "Copies per sample.", lower_bound=1)
+flags.DEFINE_integer("chunk", 64, "Sources per batch.", lower_bound=1)
+flags.DEFINE_integer("threads", 2, "CPU threads.", lower_bound=1)
+flags.DEFINE_enum("kind", "random", ["random", "mixed", "gaze", "head", "both"], "Target kind (tools/augment.py "
+                  "--kind); random is its default.")
+flags.DEFINE_list("runtimes", ["keras", "float32", "int8"], "keras, float32 (TFLite), int8 (TFLite).")
+flags.DEFINE_string("dir", os.path.join(tempfile.gettempdir(), "tfredirect_augbench"), "Data and export folder.")
+flags.DEFINE_alias("checkpoint", "model")
 
 
 def make_data(path, samples, size=64, seed=11):
@@ -45,21 +58,11 @@ def make_data(path, samples, size=64, seed=11):
     return path
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", default="", help="redirector .keras (default: an untrained demo-preset model)")
-    p.add_argument("--samples", type=int, default=512)
-    p.add_argument("--per_image", type=int, default=4)
-    p.add_argument("--chunk", type=int, default=64)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--kind", default="random", help="target kind (tools/augment.py --kind); random is its default")
-    p.add_argument("--runtimes", default="keras,float32,int8", help="keras, float32 (TFLite), int8 (TFLite)")
-    p.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "tfredirect_augbench"))
-    a = p.parse_args(argv)
-
+def main(argv):
+    del argv
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(a.threads)
+    tf.config.threading.set_intra_op_parallelism_threads(F.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
 
@@ -67,26 +70,28 @@ def main(argv=None):
     from tfredirect.config import preset
     from tfredirect.data import sources
     from tfredirect.lite import LiteRedirector
-    from tfredirect.models import Redirector, load_redirector
+    from tfredirect.models import Redirector
     from tfredirect.serving import export_lib
 
-    os.makedirs(a.dir, exist_ok=True)
-    data = os.path.join(a.dir, f"synthgaze64_{a.samples}.h5")
+    os.makedirs(F.dir, exist_ok=True)
+    data = os.path.join(F.dir, f"synthgaze64_{F.samples}.h5")
     if not os.path.exists(data):
         t = time.perf_counter()
-        make_data(data, a.samples)
-        print(f"wrote {data} ({a.samples} SynthGaze samples) in {time.perf_counter() - t:.0f} s")
+        make_data(data, F.samples)
+        print(f"wrote {data} ({F.samples} SynthGaze samples) in {time.perf_counter() - t:.0f} s")
     index = sources.build_index("sted", data)
-    if a.checkpoint:
-        model, name = load_redirector(a.checkpoint), a.checkpoint
+    if F.model:
+        from tfredirect.serving.checkpoints import load_generator
+
+        model, name = load_generator(F.model), F.model
     else:
         keras.utils.set_random_seed(0)
         model, name = Redirector(preset("demo")), "untrained demo preset"
         model.build()
     if model.image_size != 64:
         sys.exit(f"augment.py benchmark: {name} takes {model.image_size}x{model.image_size} images, expected 64x64")
-    runtimes = [r.strip() for r in a.runtimes.split(",") if r.strip()]
-    export_dir = os.path.join(a.dir, "export")
+    runtimes = [r.strip() for r in F.runtimes if r.strip()]
+    export_dir = os.path.join(F.dir, "export")
     shutil.rmtree(export_dir, ignore_errors=True)
     modes = [m for m, r in (("none", "float32"), ("int8", "int8")) if r in runtimes]
     files = {}
@@ -97,28 +102,28 @@ def main(argv=None):
     if "keras" in runtimes:
         backends["Keras (tf.function)"] = lambda: augmentation.KerasBackend(model)
     if "float32" in runtimes:
-        backends["TFLite float32"] = lambda: augmentation.LiteBackend(LiteRedirector(files["tflite_none"], a.threads))
+        backends["TFLite float32"] = lambda: augmentation.LiteBackend(LiteRedirector(files["tflite_none"], F.threads))
     if "int8" in runtimes:
-        backends["TFLite int8"] = lambda: augmentation.LiteBackend(LiteRedirector(files["tflite_int8"], a.threads))
+        backends["TFLite int8"] = lambda: augmentation.LiteBackend(LiteRedirector(files["tflite_int8"], F.threads))
 
-    sampler = augmentation.TargetSampler(kind=a.kind, seed=0)
-    n = len(index) * a.per_image
+    sampler = augmentation.TargetSampler(kind=F.kind, seed=0)
+    n = len(index) * F.per_image
     rows = []
     for label, make in backends.items():
-        out = os.path.join(a.dir, "augmented.h5")
+        out = os.path.join(F.dir, "augmented.h5")
         for path in (out, augmentation.staging_path(out)):
             shutil.rmtree(path) if os.path.isdir(path) else (os.path.exists(path) and os.remove(path))
         t = time.perf_counter()
         backend = make()
-        info = augmentation.augment(index, backend, out, a.per_image, sampler, chunk=a.chunk)
+        info = augmentation.augment(index, backend, out, F.per_image, sampler, chunk=F.chunk)
         job = time.perf_counter() - t
         assert info["complete"] and info["written"] == n
         # the model alone, steady state, on one chunk's batch
-        ids = np.arange(min(a.chunk, len(index)))
-        rep = np.tile(ids, a.per_image)
+        ids = np.arange(min(F.chunk, len(index)))
+        rep = np.tile(ids, F.per_image)
         images = index.read(rep, 64)
         kinds, tg, th = (np.concatenate(x) for x in zip(*[sampler.draw(ids, k, index.gaze, index.head)
-                                                           for k in range(a.per_image)]))
+                                                           for k in range(F.per_image)]))
         args = (images, index.gaze[rep], index.head[rep], tg, th, kinds)
         backend(*args)
         reps, t = 3, time.perf_counter()
@@ -130,7 +135,7 @@ def main(argv=None):
               flush=True)
         os.remove(out)
     print()
-    print(f"{len(index)} sources x {a.per_image} copies, 64x64, kind {a.kind}, chunk {a.chunk}, {a.threads} threads, "
+    print(f"{len(index)} sources x {F.per_image} copies, 64x64, kind {F.kind}, chunk {F.chunk}, {F.threads} threads, "
           f"model: {name}")
     print("| runtime | images | job s | job images/s | model alone images/s |")
     print("|---|---|---|---|---|")
@@ -139,4 +144,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)
