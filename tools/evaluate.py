@@ -84,7 +84,7 @@ def main(argv):
                 raise ValueError(f"{F.estimator}: the estimator takes {judge.image_size}x{judge.image_size} images, "
                                  f"the redirector {model.image_size}x{model.image_size}")
         result, rows = _evaluate(model, judge)
-        result.update(model=F.model if not os.path.exists(F.model) else os.path.abspath(F.model),
+        result.update(model=os.path.abspath(F.model) if os.path.exists(F.model) else F.model,  # or a shipped name
                       estimator=os.path.abspath(F.estimator) if F.estimator else None)
         print(evaluation.format_table(result))
         written = evaluation.write_report(F.out, result, rows, F.overwrite) if F.out else []

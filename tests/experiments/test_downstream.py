@@ -8,7 +8,7 @@ import pytest
 
 from tfredirect.data import sources
 from tfredirect.data.synthgaze import SynthGaze
-from tfredirect.experiments import downstream
+from tfredirect.experiments import downstream, subsets
 from tfredirect.training.data import split_index
 
 
@@ -21,7 +21,7 @@ def test_real_data_mode_trains_on_narrow_training_persons_and_tests_on_held_out_
     index = sources.build_index("sted", data)
     train, held_out = split_index(index, "train"), split_index(index, "val")
     assert len(held_out) > 0
-    narrow_expected = int(np.sum(downstream.gaze_extent_deg(train.gaze) < 20))
+    narrow_expected = int(np.sum(subsets.gaze_extent_deg(train.gaze) < 20))
 
     cfg = downstream.DownstreamConfig(out_dir=str(tmp_path / "out"), model=str(tiny_redirector_file), data="sted",
                                       data_path=data, samples=10_000, max_gaze_deg=20, per_image=2,
@@ -68,7 +68,7 @@ def test_kde_targets_come_from_the_full_range_reference_not_the_subset():
 
 def test_bins_and_config_validation(tmp_path):
     errors = np.array([1.0, 2.0, 3.0, 4.0])
-    extent = downstream.gaze_extent_deg(np.radians([[5.0, -2.0], [0.0, -15.0], [12.0, 25.0], [-35.0, 0.0]]))
+    extent = subsets.gaze_extent_deg(np.radians([[5.0, -2.0], [0.0, -15.0], [12.0, 25.0], [-35.0, 0.0]]))
     out = downstream.binned(errors, extent, (10.0, 20.0, 30.0))
     assert [b["mean"] for b in out.values()] == [1.0, 2.0, 3.0, 4.0]
     assert downstream.binned(errors, extent, (50.0,))["50+"] == {"n": 0, "mean": None}

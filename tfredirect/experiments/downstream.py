@@ -19,7 +19,7 @@ TARGET_REDUCTION lower than the narrow arm's.
 SynthGaze mode renders the subset (and the full-range arm) to ST-ED h5 files and tests on
 SynthGaze test persons; real-data mode (`data` sted/xgaze/folder) takes the subset from the
 training persons of `tfredirect.training.data.split_index` and tests on its held-out
-persons, reading pixels through the index.
+persons, reading pixels through the index (experiments/subsets.py).
 
 Targets ("targets"): "kde" (default) draws joint (gaze, head) pairs from a kernel density
 over *full-range reference labels* - SynthGaze's own label distribution (labels of training
@@ -39,6 +39,7 @@ from typing import Callable
 import numpy as np
 
 from tfredirect import fileio, visualize
+from tfredirect.experiments import subsets
 from tfredirect.progress import Progress
 
 TARGET_REDUCTION = 0.30  # acceptance: augmented vs narrow full-range gaze error, relative
@@ -114,113 +115,6 @@ def make_sampler(cfg, ref_gaze, ref_head):
                          reference_gaze=ref_gaze if kde else None, reference_head=ref_head if kde else None)
 
 
-# ---------------------------------------------------------------------------- data
-def gaze_extent_deg(gaze):
-    """max(|pitch|, |yaw|) in degrees of (n, 2) radians: what the narrow filter bounds."""
-    return np.degrees(np.abs(np.asarray(gaze, np.float64))).max(axis=1)
-
-
-def subset_index(index, ids, description):
-    """A SampleIndex of the samples `ids` of `index` (persons kept as they are)."""
-    ids = np.asarray(ids, np.int64)
-    return dataclasses.replace(index, gaze=index.gaze[ids], head=index.head[ids], person=index.person[ids],
-                               location=index.location[ids], row=index.row[ids], description=description)
-
-
-def _write_synth_h5(path, synth, keys, verbose, chunk=256):
-    """Render the SynthGaze samples `keys` (person ids, sample indices) to an ST-ED h5 file."""
-    from tfredirect.data import sted
-
-    pid, idx = keys
-    name = os.path.basename(path)
-
-    def records():
-        with Progress(len(pid), f"rendering {name}", "images", verbose) as progress:
-            for s in range(0, len(pid), chunk):
-                images, gaze, head = synth.render_samples(pid[s : s + chunk], idx[s : s + chunk])
-                progress.update(len(images))
-                yield {"image": images, "gaze": gaze, "head": head,
-                       "person": [f"{p:06d}" for p in pid[s : s + chunk]]}
-
-    return sted.write_h5(path, records())
-
-
-@dataclasses.dataclass
-class Experiment:
-    """What the arms train and test on."""
-
-    narrow: object  # SampleIndex of the narrow subset
-    full: object  # SampleIndex of the full-range arm, or None
-    test: list  # NumPy sample-record batches of held-out persons at full range
-    ref_gaze: np.ndarray  # full-range reference labels for the kde targets
-    ref_head: np.ndarray
-    description: str
-    files: dict
-
-
-def synthgaze_experiment(cfg, size, log=print):
-    """Render the narrow subset (and the full-range arm) of SynthGaze training persons to
-    ST-ED h5 files in cfg.out_dir; test batches are SynthGaze test persons at full range."""
-    from tfredirect.data import sources
-    from tfredirect.data.synthgaze import SynthGaze
-    from tfredirect.training.estimation import synthgaze_test_batches
-
-    synth = SynthGaze(size=size, seed=cfg.seed, nuisance="person")
-    rng = np.random.default_rng([cfg.seed, 2024])
-    files = {"narrow": os.path.join(cfg.out_dir, "narrow.h5")}
-    start = time.perf_counter()
-    _write_synth_h5(files["narrow"], synth, synth.sample_keys("train", cfg.samples, rng, max_gaze_deg=cfg.max_gaze_deg),
-                    cfg.verbose)
-    log(f"rendered {cfg.samples} narrow SynthGaze samples (|gaze| < {cfg.max_gaze_deg:g} deg) to {files['narrow']} "
-        f"in {time.perf_counter() - start:.0f} s")
-    full = None
-    if cfg.with_full:
-        files["full"] = os.path.join(cfg.out_dir, "full.h5")
-        _write_synth_h5(files["full"], synth, synth.sample_keys("train", cfg.samples, rng), cfg.verbose)
-        full = sources.build_index("sted", files["full"])
-        log(f"rendered {cfg.samples} full-range samples to {files['full']}")
-    ref_gaze, ref_head = synth.labels(*synth.sample_keys("train", 20000, np.random.default_rng([cfg.seed, 77])))
-    test = synthgaze_test_batches(size, count=cfg.test_samples, seed=cfg.seed)
-    return Experiment(sources.build_index("sted", files["narrow"]), full, test, ref_gaze, ref_head,
-                      f"SynthGaze {size}x{size} (seed {cfg.seed}): {cfg.samples} narrow training samples, "
-                      f"{cfg.test_samples} test-person samples", files)
-
-
-def real_experiment(cfg, size, log=print):
-    """Narrow subset of the training persons of a real dataset and full-range batches of its
-    held-out persons (split_index), read through the index."""
-    from tfredirect.data import sources
-    from tfredirect.training.data import split_index
-
-    index = sources.build_index(cfg.data, cfg.data_path)
-    train, held_out = split_index(index, "train"), split_index(index, "val")
-    if len(held_out) == 0 or len(train) == 0:
-        raise ValueError(f"{index.description}: too few persons to hold some out for testing "
-                         f"({len(index.persons)} persons)")
-    rng = np.random.default_rng([cfg.seed, 2024])
-    narrow_ids = np.flatnonzero(gaze_extent_deg(train.gaze) < cfg.max_gaze_deg)
-    if len(narrow_ids) == 0:
-        raise ValueError(f"{index.description}: no training sample has |gaze| < {cfg.max_gaze_deg:g} deg")
-    if len(narrow_ids) > cfg.samples:
-        narrow_ids = np.sort(rng.choice(narrow_ids, cfg.samples, replace=False))
-    narrow = subset_index(train, narrow_ids, f"{train.description} |gaze| < {cfg.max_gaze_deg:g} deg")
-    full = None
-    if cfg.with_full:
-        full_ids = np.sort(rng.choice(len(train), min(len(narrow_ids), len(train)), replace=False))
-        full = subset_index(train, full_ids, f"{train.description} full range")
-    test_ids = np.arange(len(held_out))
-    if len(test_ids) > cfg.test_samples:
-        test_ids = np.sort(rng.choice(test_ids, cfg.test_samples, replace=False))
-    test = [{"image": held_out.read(test_ids[s : s + 64], size), "gaze": held_out.gaze[test_ids[s : s + 64]],
-             "head": held_out.head[test_ids[s : s + 64]]} for s in range(0, len(test_ids), 64)]
-    log(f"{cfg.data} data at {cfg.data_path}: {len(narrow)} narrow training samples (|gaze| < "
-        f"{cfg.max_gaze_deg:g} deg) of {len(train)}; {len(test_ids)} test samples of "
-        f"{len(held_out.persons)} held-out persons")
-    return Experiment(narrow, full, test, train.gaze, train.head,
-                      f"{cfg.data} data at {cfg.data_path}: {len(narrow)} narrow training samples, "
-                      f"{len(test_ids)} samples of {len(held_out.persons)} held-out persons", {})
-
-
 # ---------------------------------------------------------------------------- arms
 @dataclasses.dataclass(frozen=True)
 class Arm:
@@ -245,7 +139,7 @@ class Context:
     def __init__(self, cfg, exp, backend, log=print):
         self.cfg, self.exp, self.backend, self.log = cfg, exp, backend, log
         self.sampler = make_sampler(cfg, exp.ref_gaze, exp.ref_head)
-        self.augmentations = {}  # name -> {"index", "path", "images", "seconds", "gaze_extent_deg"}
+        self.augmentations = {}  # name -> {"index", "path", "images", "dropped", "seconds", "gaze_extent_deg"}
 
     def augmented(self, name, **options):
         """The SampleIndex of `per_image` redirected copies of the narrow subset, written to
@@ -273,7 +167,8 @@ class Context:
         self.log(f"{name}: {len(index)} redirected copies ({cfg.per_image} per narrow sample, {cfg.targets} "
                  f"targets, kind {cfg.target_kind}) in {seconds:.0f} s -> {path}")
         self.augmentations[name] = {"index": index, "path": path, "images": len(index),
-                                    "seconds": round(seconds, 1), "gaze_extent_deg": _extent_summary(index.gaze)}
+                                    "dropped": int(info.get("dropped", 0)), "seconds": round(seconds, 1),
+                                    "gaze_extent_deg": subsets.extent_summary(index.gaze)}
         return index
 
 
@@ -325,7 +220,7 @@ def train_arm(cfg, name, parts, size, test, log=print):
     log(f"training the '{name}' estimator on {sum(len(p) for p in parts)} samples for {cfg.steps} steps")
     summary = train_estimator(ecfg, batches=mixed_batches(parts, size, cfg.batch_size, cfg.seed), eval_batches=test)
     g, h, truth = per_sample_errors(load_estimator(summary["model"]), test)
-    extent = gaze_extent_deg(truth)
+    extent = subsets.gaze_extent_deg(truth)
     result = {
         "train_samples": int(sum(len(p) for p in parts)),
         "gaze_error_deg": float(g.mean()),
@@ -450,7 +345,7 @@ def run(cfg, log=print):
 
 def _run(cfg, backend, size, start, log):
     """The body of run() once the outputs are checked."""
-    exp = synthgaze_experiment(cfg, size, log) if cfg.data == "synthgaze" else real_experiment(cfg, size, log)
+    exp = (subsets.synthgaze_experiment if cfg.data == "synthgaze" else subsets.real_experiment)(cfg, size, log)
     ctx = Context(cfg, exp, backend, log)
     arms = {}
     for arm in ARMS:
@@ -461,7 +356,7 @@ def _run(cfg, backend, size, start, log):
         "description": exp.description,
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()},
         "image_size": size,
-        "narrow_gaze_extent_deg": _extent_summary(exp.narrow.gaze),
+        "narrow_gaze_extent_deg": subsets.extent_summary(exp.narrow.gaze),
         "augmentation": {name: {k: v for k, v in a.items() if k != "index"} for name, a in ctx.augmentations.items()},
         "arms": arms,
     }
@@ -479,7 +374,3 @@ def _run(cfg, backend, size, start, log):
     fileio.write_json_atomic(paths["results"], results)
     return results
 
-
-def _extent_summary(gaze):
-    e = gaze_extent_deg(gaze)
-    return {"max": float(e.max()), "median": float(np.median(e)), "fraction_above_10": float(np.mean(e > 10))}
