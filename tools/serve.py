@@ -72,11 +72,10 @@ def main(argv):
         print(f"serve.py: warning: listening on {F.host}: anyone who can reach it can use the page", file=sys.stderr)
     print(f"serving {F.model} ({F.backend}) at {web.url_of(server)}  (Ctrl-C stops)", flush=True)
     try:
-        server.serve_forever()
+        server.serve_forever()  # returns on Ctrl-C: werkzeug catches it and closes the socket
     except KeyboardInterrupt:
-        say("stopped")
-    finally:
         server.server_close()
+    say("stopped")
     return 0
 
 
