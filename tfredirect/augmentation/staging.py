@@ -37,15 +37,6 @@ def fingerprint(arrays):
     return h.hexdigest()
 
 
-def fsync(path):
-    """fsync a file or folder (a folder: its entries survive a power cut)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def staging_path(out):
     """The staging folder of an output path."""
     return os.fspath(out) + STAGING_SUFFIX
