@@ -46,6 +46,7 @@ def test_synthgaze_protocol_writes_json_table_and_examples(tool, models, tmp_pat
     res = tool("evaluate", *args)
     assert res.returncode == 0, res.stderr
     assert "gaze shift" in res.stdout and "floor" in res.stdout and f"wrote {out}" in res.stdout
+    assert "judging pairs: 8/8 pairs" in res.stderr and "\r" not in res.stderr  # progress as plain lines
     result = json.load(open(out))
     assert result["pairs"] == 8 and result["image_size"] == 32
     for mode in ("gaze", "head", "both"):
