@@ -3,24 +3,32 @@ compute where it pays).
 
     python benchmarks/train_step.py --decoder=warp --estimator=runs/cest/estimator.keras
 
-Counts FLOPs per training pair of each part of `RedirectionGAN.train_step` (generator
-forward, the generator's loss terms and backward, the frozen estimator's terms, the
-discriminator step) by tracing the real methods, then times whole train steps in float32
-and mixed_bfloat16, alternating the two so that load from other processes hits both alike.
+Counts FLOPs per training pair of each part of the real `RedirectionGAN.train_step` (traced
+once; the forward and backward passes of generator, discriminator and frozen estimator, the
+optimizer updates, the losses), then times whole train steps in float32 and
+mixed_bfloat16, alternating the two so that load from other processes hits both alike.
 """
 
-import argparse
 import json
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import app, flags
 
-from tfredirect import losses, profiling
 from tfredirect.config import LossConfig, preset
 from tfredirect.data.synthgaze import SynthGaze
 from tfredirect.training import RedirectionGAN
+from tfredirect.training.loop import train_step_flops
+
+F = flags.FLAGS
+flags.DEFINE_enum("preset", "demo", ["tiny", "demo", "base"], "Model size.")
+flags.DEFINE_enum("decoder", "rgb", ["rgb", "warp"], "Decoder output.")
+flags.DEFINE_string("estimator", "", "Consistency estimator .keras (adds its terms).")
+flags.DEFINE_integer("batch_size", 16, "Pairs per timed train step.", lower_bound=1)
+flags.DEFINE_integer("rounds", 4, "Timed rounds per precision.", lower_bound=1)
+flags.DEFINE_integer("steps", 10, "Train steps per timed round.", lower_bound=1)
 
 
 def build(args, policy):
@@ -41,57 +49,24 @@ def build(args, policy):
 
 
 def part_flops(gan, batch):
-    """FLOPs per pair of each part, from the real methods."""
-    s = gan.model_config.image_size
-    img, ang = tf.TensorSpec((batch, s, s, 3), tf.uint8), tf.TensorSpec((batch, 2), tf.float32)
-    spec = [img, ang, ang, img, ang, ang]
-    keys = ("image_a", "gaze_a", "head_a", "image_b", "gaze_b", "head_b")
-    est = gan.estimator
-
-    def forward(*args):
-        data = dict(zip(keys, args))
-        return gan.swap_forward(data, *gan._choices(data, batch, 0, 0))["x_hat"]
-
-    def g_step(with_estimator):
-        def fn(*args):
-            data = dict(zip(keys, args))
-            gan.estimator = est if with_estimator else None
-            with tf.GradientTape() as tape:
-                out = gan.swap_forward(data, *gan._choices(data, batch, 0, 0))
-                terms = gan._generator_terms(out)
-                loss = sum(tf.reduce_sum(v) for k, v in terms.items() if k not in ("gaze_err", "head_err", "psnr"))
-                loss += tf.reduce_sum(losses.generator_adversarial(gan._critic(out["x_hat"])))
-            gan.estimator = est
-            return tape.gradient(loss, gan.generator.trainable_variables)
-        return fn
-
-    def d_step(*args):
-        data = dict(zip(keys, args))
-        fake = tf.stop_gradient(forward(*args))
-        real = tf.concat([tf.cast(data["image_a"], tf.float32), tf.cast(data["image_b"], tf.float32)], 0) / 127.5 - 1
-        with tf.GradientTape() as tape:
-            d = tf.reduce_sum(losses.discriminator(gan._critic(real), gan._critic(fake)))
-        return tape.gradient(d, gan.discriminator.trainable_variables)
-
-    fwd = profiling.count_flops(forward, spec)
-    g_plain = profiling.count_flops(g_step(False), spec)
-    g_full = profiling.count_flops(g_step(True), spec) if est else g_plain
-    d_total = profiling.count_flops(d_step, spec)
-    per = lambda x: round(x / batch / 1e9, 3)
-    return {"generator_forward": per(fwd), "generator_step_without_estimator": per(g_plain),
-            "estimator_terms": per(g_full - g_plain), "discriminator_step": per(d_total - fwd),
-            "total": per(g_full + d_total - fwd)}
+    """GFLOP per pair of each part of the real train step (loop.train_step_flops: the traced
+    `RedirectionGAN.train_step`, by the name scope of its ops)."""
+    parts = train_step_flops(gan, batch)
+    owners = {"generator": [layer.name for layer in gan.generator.layers], "discriminator": [gan.discriminator.name],
+              "estimator": [gan.estimator.name] if gan.estimator is not None else [], "optimizers": ["adam"]}
+    out = {}
+    for part, scopes in owners.items():
+        out[f"{part}_forward" if part != "optimizers" else part] = sum(parts.pop(s, 0) for s in scopes)
+        if part != "optimizers":
+            out[f"{part}_backward"] = sum(parts.pop(f"gradient_tape/{s}", 0) for s in scopes)
+    out["losses_and_other"] = sum(parts.values())
+    out["total"] = sum(out.values())
+    return {k: round(v / batch / 1e9, 3) for k, v in out.items()}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="demo")
-    parser.add_argument("--decoder", default="rgb", choices=["rgb", "warp"])
-    parser.add_argument("--estimator", default="", help="consistency estimator .keras (adds its terms)")
-    parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=10, help="train steps per timed round")
-    args = parser.parse_args()
+def main(argv):
+    del argv
+    args = F
 
     synth = SynthGaze(size=preset(args.preset).image_size, seed=0)
     batch = next(iter(synth.pairs("train", args.batch_size, seed=0)))
@@ -117,4 +92,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)

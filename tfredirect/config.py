@@ -1,11 +1,16 @@
-"""Model and training configurations with the presets `tiny`, `demo` and `base`.
+"""Model and training configurations, and the presets `tiny`, `demo` and `base`: the one place
+where a setting, its default, its check and its help are written.
 
 `tiny` (32x32) is for unit tests, `demo` (64x64) trains on 2 CPU cores in minutes, `base`
-(128x128, the field's usual input) is meant for GPUs. Configs are frozen dataclasses so a
-model can be rebuilt exactly from the dict stored in its `.keras` file.
+(128x128, the field's usual input) is meant for GPUs. `PRESETS` holds their model sizes,
+`TRAIN_PRESETS` their whole training recipes (`TrainConfig.from_preset`). A training config
+has sections by concept: loss weights (`LossConfig`), the swap's random choices
+(`SwapConfig`) and the adversarial schedule (`GanSchedule`). Model configs are frozen
+dataclasses so a model can be rebuilt exactly from the dict stored in its `.keras` file.
 """
 
 import dataclasses
+import json
 
 SUPPORTED_SIZES = (32, 64, 128)
 
@@ -64,41 +69,118 @@ class ModelConfig:
         return cls(**d)
 
 
-@dataclasses.dataclass(frozen=True)
-class LossConfig:
-    """Loss weights and the schedule of the adversarial term (MODEL.md, [0044]-[0055])."""
+def _field(default, help, **checks):
+    """A config field with its help text (also its flag's help) and checks: `choices`,
+    `min` and `max` (inclusive), `positive` (> 0)."""
+    return dataclasses.field(default=default, metadata={"help": help, **checks})
 
-    rec: float = 200.0  # L1 reconstruction
-    label: float = 20.0  # auxiliary gaze/head heads (ST-ED uses 5; 20 converges faster here)
-    orth: float = 1.0  # orthogonality of f_id/f_res and z_g/z_h (claim 7)
-    adv: float = 1.0  # adversarial, after warm-up
-    consistency: float = 0.0  # gaze/head of the outputs judged by a frozen estimator (optional)
-    # The frozen estimator's stage features and judged angles of the output matched to those of
-    # the real target image (as ST-ED does with its gaze network); needs the estimator.
-    feature: float = 0.0
-    eye: float = 0.0  # L1 reconstruction inside the eye-region weight map (losses.eye_region_map)
-    flow_smooth: float = 0.0  # warp decoder: total variation of the coarse flow (pixels per cell)
-    gan_start: int = 0  # step at which the adversarial weight starts to ramp up
-    gan_warmup: int = 1000  # steps of the linear ramp from 0 to `adv`
-    gaze_prob: float = 0.5  # probability that a sample's target feature is gaze (claim 4)
-    # Probability of swapping identity features within a pair (claim 6). Without the swap the
-    # decoder can read the whole pose from a's own identity feature and ignore the rotated
-    # features (measured: head redirection no better than the input); with it, pose must
-    # come through the gaze and head features.
-    id_swap_prob: float = 1.0
 
+def _section(cls, flag_prefix, help):
+    """A nested config field; its flags are its fields' names after `flag_prefix`."""
+    return dataclasses.field(default_factory=cls, metadata={"help": help, "flag_prefix": flag_prefix})
+
+
+def field_error(field, value):
+    """Why `value` does not pass `field`'s checks, or None (also the flags' validator)."""
+    meta = field.metadata
+    if "choices" in meta and value not in meta["choices"]:
+        return f"must be one of {', '.join(map(str, meta['choices']))}, got {value!r}"
+    if meta.get("positive") and not value > 0:
+        return f"must be positive, got {value}"
+    if "min" in meta and "max" in meta and not meta["min"] <= value <= meta["max"]:
+        return f"must be in [{meta['min']}, {meta['max']}], got {value}"
+    if "min" in meta and value < meta["min"]:
+        return f"must be >= {meta['min']}, got {value}"
+    return None
+
+
+def _check_fields(config):
+    for field in dataclasses.fields(config):
+        error = field_error(field, getattr(config, field.name))
+        if error:
+            raise ValueError(f"{field.name} {error}")
+
+
+def _build(cls, d, where=""):
+    """`cls` from a dict of its fields (nested sections from nested dicts); an unknown or
+    misplaced key is refused by name."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{where.rstrip('.') or cls.__name__} must be a mapping of fields, got {type(d).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {', '.join(where + k for k in unknown)}")
+    kw = {k: _build(fields[k].type, v, f"{where}{k}.") if dataclasses.is_dataclass(fields[k].type) else v
+          for k, v in d.items()}
+    return cls(**kw)
+
+
+def merge(base, overrides):
+    """`base` (a dict) with `overrides` applied, nested dicts merged key by key."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if dataclasses.is_dataclass(value):
+            value = dataclasses.asdict(value)
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+class _Section:
     def __post_init__(self):
-        for name in ("rec", "label", "orth", "adv", "consistency", "feature", "eye", "flow_smooth"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"loss weight {name} must be >= 0, got {getattr(self, name)}")
-        for name in ("gaze_prob", "id_swap_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if self.gan_start < 0 or self.gan_warmup < 0:
-            raise ValueError("gan_start and gan_warmup must be >= 0")
+        _check_fields(self)
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        return _build(cls, d)
+
+
+def _weight(default, help):
+    return _field(default, help, min=0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig(_Section):
+    """Weights of the generator's loss terms (MODEL.md, [0044]-[0055]); 0 turns an optional
+    term off."""
+
+    rec: float = _weight(200.0, "Weight of the L1 reconstruction loss.")
+    # ST-ED uses 5; 20 converges faster here
+    label: float = _weight(20.0, "Weight of the auxiliary gaze/head label loss.")
+    orth: float = _weight(1.0, "Weight of the orthogonality loss of f_id/f_res and z_g/z_h (claim 7).")
+    adv: float = _weight(1.0, "Weight of the adversarial loss after its warm-up (--gan_start, --gan_warmup).")
+    consistency: float = _weight(0.0, "Weight of the optional consistency loss: a frozen estimator "
+                                      "(--consistency_estimator) judges the outputs' gaze/head against the targets.")
+    # as ST-ED does with its gaze network
+    feature: float = _weight(0.0, "Weight of matching the frozen estimator's stage features and judged angles "
+                                  "between output and real target image (needs --consistency_estimator).")
+    eye: float = _weight(0.0, "Weight of the L1 reconstruction inside the fixed eye-region map "
+                              "(synthgaze.eye_region_map).")
+    flow_smooth: float = _weight(0.0, "Warp decoder: weight of the coarse flow's total variation.")
+
+
+@dataclasses.dataclass(frozen=True)
+class SwapConfig(_Section):
+    """The per-sample random choices of the pair swap (S102)."""
+
+    gaze_prob: float = _field(0.5, "Probability that a sample's target feature is gaze, else head (claim 4).",
+                              min=0.0, max=1.0)
+    # Without the identity swap the decoder can read the whole pose from a's own identity
+    # feature and ignore the rotated features (measured: head redirection no better than the
+    # input); with it, pose must come through the gaze and head features.
+    id_swap_prob: float = _field(1.0, "Probability of also swapping the identity features within a pair (claim 6).",
+                                 min=0.0, max=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class GanSchedule(_Section):
+    """When the adversarial term comes in: weight 0 until `start`, then a linear ramp to
+    LossConfig.adv over `warmup` steps."""
+
+    start: int = _field(0, "Step at which the adversarial weight starts to ramp up.", min=0)
+    warmup: int = _field(1000, "Steps of the linear ramp of the adversarial weight from 0 to --w_adv.", min=0)
 
 
 PRESETS = {
@@ -135,3 +217,138 @@ def preset(name, **overrides):
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     return dataclasses.replace(PRESETS[name], **overrides)
+
+
+STRATEGIES = ("default", "one_device", "mirrored", "multiworker")
+DATA_SOURCES = ("synthgaze", "xgaze", "sted", "folder")
+# Fields that moved out of `loss` (config.json of older runs): name there -> (section, name)
+_MOVED_FROM_LOSS = {"gan_start": ("gan", "start"), "gan_warmup": ("gan", "warmup"),
+                    "gaze_prob": ("swap", "gaze_prob"), "id_swap_prob": ("swap", "id_swap_prob")}
+
+
+def migrate(d):
+    """A TrainConfig dict (config.json) in today's layout: older runs kept the adversarial
+    schedule and the swap probabilities in `loss`."""
+    d = dict(d)
+    if isinstance(d.get("loss"), dict):
+        loss = dict(d["loss"])
+        for old, (section, name) in _MOVED_FROM_LOSS.items():
+            if old in loss:
+                d[section] = {**d.get(section, {}), name: loss.pop(old)}
+        d["loss"] = loss
+    return d
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run needs. tools/train.py derives one flag per field
+    (tfredirect.config_flags; a section's fields after its flag prefix: `--w_rec`,
+    `--gaze_prob`, `--gan_start`) and starts from a whole recipe, `TrainConfig.from_preset`;
+    config.json holds `to_dict()`, which `from_dict` reads back (older layouts too)."""
+
+    out_dir: str = dataclasses.field(metadata={"help": "Output directory (checkpoints, logs, model, pictures)."})
+    preset: str = _field("demo", "Recipe (model size, losses, schedule, data, steps, learning rates): tiny (32 px, "
+                         "tests), demo (64 px, CPU), base (128 px, GPU); every other flag defaults to the recipe's "
+                         "value (the defaults shown are the demo recipe's).", choices=tuple(sorted(PRESETS)))
+    data: str = _field("synthgaze", "Training data source.", choices=DATA_SOURCES)
+    data_path: str = _field("", "Real data: an h5 file, a folder of h5 files, a glob, or a CSV (folder).")
+    synth_nuisance: str = _field("person", "SynthGaze light and background: shared within a person (small jitter) "
+                                 "or per image.", choices=("person", "image"))
+    min_angle_deg: float = _field(0.0, "Real data: minimum gaze or head difference within a pair (degrees).", min=0.0)
+    batch_size: int = _field(16, "Global batch size in pairs (split across replicas).", min=1)
+    steps: int = _field(3000, "Total training steps (generator updates). --resume may raise it: the cosine schedule "
+                        "then decays from the rate reached at the resumed step to its floor at the new --steps.", min=1)
+    g_lr: float = _field(1.5e-3, "Generator learning rate (Adam, beta1 0.9).", positive=True)
+    d_lr: float = _field(2e-4, "Discriminator learning rate (Adam, beta1 0.5).", positive=True)
+    lr_schedule: str = _field("cosine", "Learning-rate schedule over --steps.", choices=("cosine", "constant"))
+    decoder: str = _field("rgb", "Decoder output (ModelConfig.decoder): rgb (decoded colour) or warp (warp the "
+                          "source image + colour, blended by a mask).", choices=("rgb", "warp"))
+    flow_stride: int = _field(2, "Warp decoder (ModelConfig.flow_stride): predict the flow at image size / "
+                              "flow_stride, then upsample.", min=1)
+    precision: str = _field("float32", "Compute dtype of encoder, decoder and discriminator (IAD, CAS, losses and "
+                            "the saved model stay float32).", choices=("float32", "mixed_bfloat16"))
+    loss: LossConfig = _section(LossConfig, "w_", "Loss weights.")
+    swap: SwapConfig = _section(SwapConfig, "", "Random choices of the pair swap.")
+    gan: GanSchedule = _section(GanSchedule, "gan_", "Schedule of the adversarial weight.")
+    consistency_estimator: str = _field("", "GazeHeadEstimator .keras for --w_consistency/--w_feature "
+                                        "(tools/train_estimator.py), or auto: train one on the run's data first, in "
+                                        "<out_dir>/consistency_estimator.")
+    consistency_estimator_steps: int = _field(2500, "Training steps of the auto consistency estimator.", min=1)
+    seed: int = _field(0, "Random seed (weights, data, per-sample choices).")
+    strategy: str = _field("default", "tf.distribute strategy; multiworker reads TF_CONFIG.", choices=STRATEGIES)
+    checkpoint_every: int = _field(500, "Checkpoint (and validate) every N steps; --steps must be a multiple.", min=1)
+    keep_checkpoints: int = _field(3, "How many recent checkpoints to keep.", min=1)
+    log_every: int = _field(25, "TensorBoard scalar interval in steps.", min=1)
+    val_batches: int = _field(4, "Validation batches per checkpoint.", min=1)
+    resume: bool = _field(False, "Continue the run in --out_dir from its last checkpoint. Only a larger --steps, "
+                          "--checkpoint_every, --keep_checkpoints, --log_every, --val_batches, --strategy and "
+                          "--verbose may differ from its config.json (the old one is kept as config-<step>.json).")
+    overwrite: bool = _field(False, "Replace an existing run in --out_dir, its auto consistency estimator included "
+                             "(nothing is removed before the new run's settings and data are checked).")
+    verbose: int = _field(1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.", min=0, max=2)
+    # Cosine schedule pieces [start, end], filled by train(): one per run, plus one per
+    # resume that extended --steps (see loop.PiecewiseCosine). Not a flag.
+    lr_segments: list = dataclasses.field(default_factory=list, metadata={"flag": False})
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            if dataclasses.is_dataclass(field.type) and isinstance(getattr(self, field.name), dict):
+                setattr(self, field.name, field.type.from_dict(getattr(self, field.name)))
+        _check_fields(self)
+        self.model_config()
+        if self.steps % self.checkpoint_every:
+            raise ValueError(
+                f"steps ({self.steps}) must be a multiple of checkpoint_every ({self.checkpoint_every})"
+            )
+        if self.resume and self.overwrite:
+            raise ValueError("--resume and --overwrite exclude each other")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        """The config of a `to_dict()` (a run's config.json), older layouts included."""
+        return _build(cls, migrate(d))
+
+    @classmethod
+    def from_json(cls, path):
+        """The config stored in a run's config.json; errors name the file."""
+        try:
+            with open(path) as fh:
+                return cls.from_dict(json.load(fh))
+        except (OSError, ValueError, TypeError) as err:
+            raise ValueError(f"{path}: {err}") from None
+
+    @classmethod
+    def from_preset(cls, name, **overrides):
+        """The whole recipe `name` (TRAIN_PRESETS), with some fields replaced (sections merge:
+        `loss={"eye": 200.0}` keeps the recipe's other weights)."""
+        if name not in TRAIN_PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(TRAIN_PRESETS)}")
+        return cls.from_dict(merge(TRAIN_PRESETS[name], overrides))
+
+    def replace(self, **overrides):
+        """A copy with some fields replaced; sections merge as in `from_preset`."""
+        return self.from_dict(merge(self.to_dict(), overrides))
+
+    def model_config(self):
+        """The run's ModelConfig: the preset's size with the decoder choice applied."""
+        return preset(self.preset, **{k: getattr(self, k) for k in MODEL_OVERRIDES})
+
+
+# The recipes behind tools/flags/*.flags: every field a recipe sets (the rest are the defaults).
+TRAIN_PRESETS = {
+    # smoke runs and tests, about a minute on 2 CPU cores
+    "tiny": {"preset": "tiny", "batch_size": 16, "steps": 200, "checkpoint_every": 100, "gan": {"warmup": 50},
+             "out_dir": "runs/tiny"},
+    # the main job, about 30 minutes on 2 CPU cores: first a small gaze/head estimator on the
+    # run's data (auto, about 4 minutes); frozen, it judges the generator's outputs
+    # (consistency loss), which makes the eyes follow the target gaze instead of the head
+    "demo": {"preset": "demo", "batch_size": 16, "steps": 3000, "checkpoint_every": 500, "g_lr": 1.5e-3,
+             "d_lr": 2e-4, "gan": {"start": 1500, "warmup": 1000}, "loss": {"consistency": 30.0},
+             "consistency_estimator": "auto", "out_dir": "runs/demo"},
+    # the field's usual 128x128 input, meant for GPUs (e.g. --strategy=mirrored)
+    "base": {"preset": "base", "batch_size": 64, "steps": 100000, "checkpoint_every": 1000, "g_lr": 2e-4,
+             "d_lr": 2e-4, "gan": {"start": 5000, "warmup": 10000}, "out_dir": "runs/base"},
+}

@@ -4,14 +4,14 @@ import os
 import numpy as np
 import pytest
 
-from tfredirect.config import LossConfig
+from tfredirect.config import GanSchedule, LossConfig
 from tfredirect.models import load_redirector
 from tfredirect.training.loop import TrainConfig, train
 
 
 def _cfg(out_dir, **kw):
     base = dict(out_dir=str(out_dir), preset="tiny", batch_size=4, steps=4, checkpoint_every=2,
-                val_batches=1, log_every=1, verbose=0, loss=LossConfig(gan_warmup=2))
+                val_batches=1, log_every=1, verbose=0, gan=GanSchedule(warmup=2))
     base.update(kw)
     return TrainConfig(**base)
 
@@ -81,7 +81,7 @@ def test_trains_on_a_real_layout_file_with_held_out_persons(tmp_path):
 
 
 def test_auto_consistency_estimator_is_trained_once_and_reused(tmp_path):
-    kw = dict(loss=LossConfig(gan_warmup=2, consistency=5.0), consistency_estimator="auto",
+    kw = dict(loss=LossConfig(consistency=5.0), consistency_estimator="auto",
               consistency_estimator_steps=4, steps=2, checkpoint_every=2)
     first = train(_cfg(tmp_path, **kw))
     est = tmp_path / "consistency_estimator" / "estimator.keras"
@@ -91,3 +91,54 @@ def test_auto_consistency_estimator_is_trained_once_and_reused(tmp_path):
     assert os.path.getmtime(est) == stamp
     with pytest.raises(ValueError, match="consistency_estimator"):
         train(_cfg(tmp_path / "b", loss=LossConfig(consistency=1.0)))
+
+
+def _reimplemented_step_flops(gan, batch_size=2):
+    """The FLOP count loop.py had before it traced the real train_step: a re-implementation
+    of the step without optimizers and estimator (a reference for the test only)."""
+    import tensorflow as tf
+
+    from tfredirect import profiling
+
+    s = gan.model_config.image_size
+    img, ang = tf.TensorSpec((batch_size, s, s, 3), tf.uint8), tf.TensorSpec((batch_size, 2), tf.float32)
+
+    def step(ia, ga, ha, ib, gb, hb):
+        data = dict(image_a=ia, gaze_a=ga, head_a=ha, image_b=ib, gaze_b=gb, head_b=hb)
+        head_a, head_b, swap = gan._choices(data, batch_size, 0, 0)
+        with tf.GradientTape() as tape:
+            out = gan.swap_forward(data, head_a, head_b, swap)
+            terms = gan._generator_terms(out)
+            loss = tf.reduce_mean(terms["rec"] + terms["label"] + terms["orth"]) + tf.reduce_mean(gan._critic(out["x_hat"]))
+        g = tape.gradient(loss, gan.generator.trainable_variables)
+        with tf.GradientTape() as tape:
+            d = tf.reduce_mean(gan._critic(out["x"])) - tf.reduce_mean(gan._critic(tf.stop_gradient(out["x_hat"])))
+        return g, tape.gradient(d, gan.discriminator.trainable_variables)
+
+    return profiling.count_flops(step, [img, ang, ang, img, ang, ang]) / batch_size
+
+
+def test_train_flops_count_the_real_train_step():
+    from tfredirect.config import preset
+    from tfredirect.training import loop
+    from tfredirect.training.estimation import build_estimator
+    from tfredirect.training.gan import RedirectionGAN
+
+    gan = RedirectionGAN(preset("tiny"), seed=0)
+    flops = loop.train_flops_per_pair(gan)
+    reference = _reimplemented_step_flops(gan)
+    # the same networks and passes, plus the optimizer updates and the loss bookkeeping
+    assert 1.0 < flops / reference < 1.1, (flops, reference)
+    parts = loop.train_step_flops(gan, batch_size=2)
+    assert sum(parts.values()) == 2 * flops
+    for net in ("encoder", "decoder"):  # backward: gradients of inputs and weights, twice the forward
+        assert 1.9 < parts[f"gradient_tape/{net}"] / parts[net] < 2.1, net
+    assert parts["adam"] > 0 and parts["discriminator"] > 0
+    assert loop.train_flops_per_pair(gan, batch_size=4) == pytest.approx(flops, rel=0.01)
+
+    # a frozen estimator's terms are part of the step (the re-implementation left them out)
+    estimator = build_estimator(32)
+    judged = RedirectionGAN(preset("tiny"), LossConfig(consistency=1.0, feature=1.0), seed=0, estimator=estimator)
+    with_estimator = loop.train_step_flops(judged)
+    assert with_estimator[estimator.name] > 0 and with_estimator[f"gradient_tape/{estimator.name}"] > 0
+    assert sum(with_estimator.values()) > sum(parts.values()) + with_estimator[estimator.name]

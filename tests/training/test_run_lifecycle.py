@@ -1,5 +1,6 @@
 """What train() writes, refuses, removes and keeps across fresh runs, --overwrite and --resume."""
 
+import dataclasses
 import glob
 import json
 import os
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfredirect.config import LossConfig
+from tfredirect.config import GanSchedule, LossConfig
 from tfredirect.training import loop
 from tfredirect.training.loop import PiecewiseCosine, TrainConfig, train
 
@@ -24,7 +25,7 @@ FINAL = ("redirector.keras", "sweep.png", "summary.json")
 
 def _cfg(out_dir, **kw):
     base = dict(out_dir=str(out_dir), preset="tiny", batch_size=4, steps=2, checkpoint_every=2, val_batches=1,
-                log_every=1, verbose=0, loss=LossConfig(gan_warmup=2))
+                log_every=1, verbose=0, gan=GanSchedule(warmup=2))
     base.update(kw)
     return TrainConfig(**base)
 
@@ -83,6 +84,9 @@ def test_short_run_writes_valid_json_and_no_third_optimizer(finished):
     assert summary["step"] == 2 and summary["train_pairs_per_second"] is None
     assert summary["fraction_of_matmul_rate"] is None and summary["matmul_gflop_per_second"] > 0
     assert all(v is None or np.isfinite(v) for v in summary["final_metrics"].values())
+    # the resolved config, as in config.json, from which the run can be repeated
+    assert summary["config"] == _strict_json(os.path.join(run, "config.json"))
+    assert TrainConfig.from_dict(summary["config"]) == dataclasses.replace(finished["cfg"], lr_segments=[[0, 2]])
     # no RMSprop from keras' default compile: nothing stored under the GAN's own optimizer
     keys = [name for name, _ in tf.train.list_variables(os.path.join(run, "checkpoints", "ckpt-2"))]
     assert keys and not [k for k in keys if k.startswith("gan/optimizer/")]
@@ -192,7 +196,7 @@ def test_resume_names_every_changed_setting_and_allows_bookkeeping(tmp_path):
     old["lr_segments"] = [[0, 4]]
     (tmp_path / "config.json").write_text(json.dumps(old))
     (tmp_path / "redirector.keras").write_text("finished model")
-    changed = _cfg(tmp_path, steps=2, g_lr=1e-3, loss=LossConfig(gan_warmup=2, adv=2.0), resume=True)
+    changed = _cfg(tmp_path, steps=2, g_lr=1e-3, loss=LossConfig(adv=2.0), resume=True)
     with pytest.raises(ValueError) as err:
         train(changed)
     message = str(err.value)
@@ -205,6 +209,23 @@ def test_resume_names_every_changed_setting_and_allows_bookkeeping(tmp_path):
                    verbose=2, resume=True))
     assert json.loads((tmp_path / "config.json").read_text()) == old
     assert (tmp_path / "redirector.keras").read_text() == "finished model"
+
+
+def test_resume_reads_the_config_json_of_older_runs(tmp_path):
+    """Runs made before the loss section was split kept the adversarial schedule and the swap
+    probabilities in `loss`: the same settings pass, a changed one is named by today's field."""
+    old = _cfg(tmp_path, steps=4).to_dict()
+    old["loss"].update(gan_start=old["gan"]["start"], gan_warmup=old.pop("gan")["warmup"], **old.pop("swap"))
+    old["lr_segments"] = [[0, 4]]
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    with pytest.raises(ValueError, match="no checkpoint"):  # past the config check
+        train(_cfg(tmp_path, steps=4, resume=True))
+    old["loss"].update(gan_start=3, gaze_prob=0.25)
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    with pytest.raises(ValueError) as err:
+        train(_cfg(tmp_path, steps=4, resume=True))
+    assert "gan.start 3->0" in str(err.value) and "swap.gaze_prob 0.25->0.5" in str(err.value)
+    assert "loss.gan_start" not in str(err.value)
 
 
 def test_piecewise_cosine_is_keras_cosine_then_continues_without_a_jump():

@@ -1,13 +1,14 @@
 """The training job behind tools/train.py: data, strategy, checkpoints, logs, outputs.
 
 Output directory layout:
-    config.json        the TrainConfig of the run (checked on --resume)
+    config.json        the resolved TrainConfig of the run (checked on --resume; repeat the run
+                       with tools/train.py --config_json=<it> --out_dir=<new>)
     config-<step>.json the config a resumed run had up to <step>
     checkpoints/       tf.train.CheckpointManager checkpoints (models, optimizers, step)
     logs/              TensorBoard scalars (train/validation) and image grids
     redirector.keras   the trained generator
     sweep.png          gaze and head sweeps of test images (with exact renders on SynthGaze)
-    summary.json       steps, time, throughput, FLOPs, final metrics
+    summary.json       steps, time, throughput, FLOPs, final metrics, the resolved config
     consistency_estimator/  the frozen judge trained by --consistency_estimator=auto
 
 Nothing is written or removed before the whole run is validated (config against the run
@@ -20,6 +21,7 @@ import glob
 import json
 import math
 import os
+import re
 import shutil
 import time
 import zipfile
@@ -28,13 +30,14 @@ import keras
 import tensorflow as tf
 
 from tfredirect import profiling, visualize
-from tfredirect.config import MODEL_OVERRIDES, LossConfig, preset
+from tfredirect.config import STRATEGIES, TrainConfig, migrate
+from tfredirect.fileio import write_atomic, write_json_atomic
+from tfredirect.data import PAIR_KEYS
 from tfredirect.training.callbacks import CheckpointEveryEpoch, ImageGrid, StopAtStep, Throughput, batch_to_numpy
 from tfredirect.training.data import build_data
 from tfredirect.models.redirector import Redirector
 from tfredirect.training.gan import RedirectionGAN
 
-STRATEGIES = ("default", "one_device", "mirrored", "multiworker")
 OUTPUTS = ("config.json", "checkpoints", "logs", "redirector.keras", "sweep.png", "summary.json",
            "consistency_estimator")
 FINAL_OUTPUTS = ("redirector.keras", "sweep.png", "summary.json")  # rewritten by a resumed run
@@ -42,70 +45,6 @@ FINAL_OUTPUTS = ("redirector.keras", "sweep.png", "summary.json")  # rewritten b
 RESUME_MAY_CHANGE = ("checkpoint_every", "keep_checkpoints", "log_every", "val_batches", "strategy", "verbose")
 _NOT_COMPARED = ("out_dir", "resume", "overwrite", "lr_segments") + RESUME_MAY_CHANGE
 _STEP_KEY = "g_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything a training run needs; tools/train.py fills it from flags."""
-
-    out_dir: str
-    preset: str = "demo"
-    data: str = "synthgaze"  # synthgaze | xgaze | sted | folder
-    data_path: str = ""
-    synth_nuisance: str = "person"  # SynthGaze light/background: per "person" or per "image"
-    min_angle_deg: float = 0.0  # real data: minimum gaze/head difference within a pair
-    batch_size: int = 16  # global batch (split across replicas)
-    steps: int = 3000
-    g_lr: float = 1.5e-3
-    d_lr: float = 2e-4
-    lr_schedule: str = "cosine"  # cosine | constant
-    decoder: str = "rgb"  # ModelConfig.decoder: rgb | warp
-    flow_stride: int = 2  # ModelConfig.flow_stride (warp decoder)
-    precision: str = "float32"  # float32 | mixed_bfloat16 (compute dtype of encoder, decoder, discriminator)
-    loss: LossConfig = dataclasses.field(default_factory=LossConfig)
-    consistency_estimator: str = ""  # GazeHeadEstimator .keras judging outputs (loss.consistency > 0), or "auto"
-    consistency_estimator_steps: int = 2500  # "auto": train one on the run's data first, for this many steps
-    seed: int = 0
-    strategy: str = "default"
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 3
-    log_every: int = 25
-    val_batches: int = 4
-    resume: bool = False
-    overwrite: bool = False
-    verbose: int = 1
-    # Cosine schedule pieces [start, end], filled by train(): one per run, plus one per
-    # resume that extended --steps (see PiecewiseCosine).
-    lr_segments: list = dataclasses.field(default_factory=list)
-
-    def __post_init__(self):
-        if isinstance(self.loss, dict):
-            self.loss = LossConfig(**self.loss)
-        self.model_config()
-        for name in ("batch_size", "steps", "checkpoint_every", "keep_checkpoints", "log_every"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.steps % self.checkpoint_every:
-            raise ValueError(
-                f"steps ({self.steps}) must be a multiple of checkpoint_every ({self.checkpoint_every})"
-            )
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if self.precision not in ("float32", "mixed_bfloat16"):
-            raise ValueError(f"precision must be 'float32' or 'mixed_bfloat16', got {self.precision!r}")
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
-        if self.g_lr <= 0 or self.d_lr <= 0:
-            raise ValueError("learning rates must be positive")
-        if self.resume and self.overwrite:
-            raise ValueError("--resume and --overwrite exclude each other")
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    def model_config(self):
-        """The run's ModelConfig: the preset with the decoder choice applied."""
-        return preset(self.preset, **{k: getattr(self, k) for k in MODEL_OVERRIDES})
 
 
 def make_strategy(name):
@@ -152,7 +91,7 @@ def _resume_differences(old, cfg):
     (a dict) other than RESUME_MAY_CHANGE and a larger --steps; fields missing from an
     older config count as their defaults."""
     defaults = _flat(TrainConfig(out_dir="").to_dict())
-    old, new = _flat(old), _flat(json.loads(json.dumps(cfg.to_dict())))
+    old, new = _flat(migrate(old)), _flat(json.loads(json.dumps(cfg.to_dict())))
     diffs = []
     for key in sorted(set(old) | set(new)):
         before, after = old.get(key, defaults.get(key)), new.get(key, defaults.get(key))
@@ -257,12 +196,7 @@ def _commit_run(cfg, start_step):
     for stale in glob.glob(os.path.join(cfg.out_dir, "checkpoints", "*_temp*")):
         _remove(stale)
     os.makedirs(cfg.out_dir, exist_ok=True)
-    _write_atomic(path, lambda tmp: _dump_json(cfg.to_dict(), tmp))
-
-
-def _dump_json(obj, path):
-    with open(path, "w") as fh:
-        json.dump(obj, fh, indent=2, allow_nan=False)
+    write_json_atomic(path, cfg.to_dict())
 
 
 @keras.saving.register_keras_serializable(package="tfredirect")
@@ -305,33 +239,41 @@ def _optimizer(lr, segments, schedule, beta_1):
     return keras.optimizers.Adam(lr, beta_1=beta_1, beta_2=0.999)
 
 
-def _write_atomic(path, writer):
-    tmp = path + ".tmp" + os.path.splitext(path)[1]
-    writer(tmp)
-    os.replace(tmp, path)
-    return path
+def train_step_flops(gan, batch_size=2):
+    """FLOPs of one real `RedirectionGAN.train_step` on `batch_size` pairs (forward, losses,
+    backward, both optimizer updates), by part: {top name scope: FLOPs}, a network's
+    backward pass under "gradient_tape/<network>" (TF profiler over the traced graph; a
+    multiply-add counts as two). Traced on a copy of `gan` with the same configs and
+    estimator, built outside any distribution strategy; nothing is run."""
+    copy = RedirectionGAN.from_config({**gan.get_config(), "estimator": gan.estimator})
+    copy.compile()
+    s = gan.model_config.image_size
+    spec = {k: tf.TensorSpec((batch_size, s, s, 3) if k.startswith("image") else (batch_size, 2),
+                             tf.uint8 if k.startswith("image") else tf.float32) for k in PAIR_KEYS}
+    graph = tf.function(copy.train_step).get_concrete_function(spec).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder(
+        tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()).with_empty_output().build()
+    root = tf.compat.v1.profiler.profile(graph=graph, run_meta=tf.compat.v1.RunMetadata(), cmd="scope",
+                                         options=options)
+    parts = {}
+
+    def add(node):
+        if node.children:
+            for child in node.children:
+                add(child)
+            return
+        names = node.name.split("/")
+        scope = "/".join(names[:2]) if names[0] == "gradient_tape" and len(names) > 2 else names[0]
+        scope = re.sub(r"_\d+$", "", scope)  # keras numbers each call's scope: decoder_1 -> decoder
+        parts[scope] = parts.get(scope, 0) + int(node.total_float_ops)
+
+    add(root)
+    return parts
 
 
 def train_flops_per_pair(gan, batch_size=2):
-    """FLOPs of one training step per pair (forward, backward, both networks)."""
-    s = gan.model_config.image_size
-    img = tf.TensorSpec((batch_size, s, s, 3), tf.uint8)
-    ang = tf.TensorSpec((batch_size, 2), tf.float32)
-
-    def step(ia, ga, ha, ib, gb, hb):
-        data = dict(image_a=ia, gaze_a=ga, head_a=ha, image_b=ib, gaze_b=gb, head_b=hb)
-        head_a, head_b, swap = gan._choices(data, batch_size, 0, 0)
-        with tf.GradientTape() as tape:
-            out = gan.swap_forward(data, head_a, head_b, swap)
-            terms = gan._generator_terms(out)
-            fake = gan._critic(out["x_hat"])
-            loss = tf.reduce_mean(terms["rec"] + terms["label"] + terms["orth"]) + tf.reduce_mean(fake)
-        g = tape.gradient(loss, gan.generator.trainable_variables)
-        with tf.GradientTape() as tape:
-            d = tf.reduce_mean(gan._critic(out["x"])) - tf.reduce_mean(gan._critic(tf.stop_gradient(out["x_hat"])))
-        return g, tape.gradient(d, gan.discriminator.trainable_variables)
-
-    return profiling.count_flops(step, [img, ang, ang, img, ang, ang]) / batch_size
+    """FLOPs of one training step per pair: the whole real train_step (train_step_flops)."""
+    return sum(train_step_flops(gan, batch_size).values()) / batch_size
 
 
 def _consistency_estimator(cfg, strategy, chief, size):
@@ -398,7 +340,8 @@ def train(cfg):
         keras.mixed_precision.set_global_policy(cfg.precision)
         keras.utils.set_random_seed(cfg.seed)  # the same weights whether or not an estimator was just trained
         try:
-            gan = RedirectionGAN(model_cfg, cfg.loss, seed=cfg.seed, estimator=estimator)
+            gan = RedirectionGAN(model_cfg, cfg.loss, seed=cfg.seed, estimator=estimator, swap_config=cfg.swap,
+                                 gan_schedule=cfg.gan)
         finally:
             keras.mixed_precision.set_global_policy("float32")
         gan.compile(
@@ -452,7 +395,7 @@ def train(cfg):
 
     written = {}
     generator = float32_generator(gan.generator)
-    written["redirector.keras"] = _write_atomic(os.path.join(out_dir, "redirector.keras"), generator.save)
+    written["redirector.keras"] = write_atomic(os.path.join(out_dir, "redirector.keras"), generator.save)
     sweep = visualize.sweep_grid(generator, data.sweep["image"], data.sweep["gaze"], data.sweep["head"], data.sweep_truth)
     written["sweep.png"] = visualize.write_png(os.path.join(out_dir, "sweep.png"), sweep, scale=max(1, 128 // model_cfg.image_size))
     pairs_per_s = throughput.pairs_per_second  # None for a run shorter than the timing window
@@ -474,10 +417,11 @@ def train(cfg):
         "matmul_gflop_per_second": round(peak / 1e9, 2),
         "fraction_of_matmul_rate": rate(flops_pair / peak, 4),
         "final_metrics": final,
+        "config": cfg.to_dict(),
         "outputs": written,
     }
     written["summary.json"] = os.path.join(out_dir, "summary.json")
-    _dump_json(summary, written["summary.json"])
+    write_json_atomic(written["summary.json"], summary)
     return summary
 
 

@@ -1,0 +1,163 @@
+"""The configuration dataclasses: whole recipes as presets, checks, the dict layout of
+config.json (older runs' included) and the model config stored in .keras files."""
+
+import dataclasses
+import json
+import os
+
+import pytest
+
+from tfredirect.config import (GanSchedule, LossConfig, ModelConfig, SwapConfig, TRAIN_PRESETS, TrainConfig,
+                               migrate, preset)
+from tfredirect.config_flags import flag_fields
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# tools/train.py's hand-written flag defaults and tools/flags/*.flags before the flags were
+# derived from the dataclasses (commit aedad31): the presets must give exactly these runs.
+OLD_FLAG_DEFAULTS = dict(
+    preset="demo", decoder="rgb", precision="float32", flow_stride=2, data="synthgaze", data_path="",
+    synth_nuisance="person", min_angle_deg=0.0, batch_size=16, steps=3000, g_lr=1.5e-3, d_lr=2e-4,
+    lr_schedule="cosine", w_rec=200.0, w_label=20.0, w_orth=1.0, w_adv=1.0, w_consistency=0.0, w_feature=0.0,
+    w_eye=0.0, w_flow_smooth=0.0, consistency_estimator="", consistency_estimator_steps=2500, gan_start=0,
+    gan_warmup=1000, gaze_prob=0.5, id_swap_prob=1.0, seed=0, out_dir="runs/demo", strategy="default",
+    checkpoint_every=500, keep_checkpoints=3, log_every=25, val_batches=4, resume=False, overwrite=False, verbose=1,
+)
+OLD_FLAGFILES = {
+    "tiny": dict(preset="tiny", data="synthgaze", batch_size=16, steps=200, checkpoint_every=100, gan_warmup=50,
+                 out_dir="runs/tiny"),
+    "demo": dict(preset="demo", data="synthgaze", batch_size=16, steps=3000, checkpoint_every=500, g_lr=1.5e-3,
+                 d_lr=2e-4, gan_start=1500, gan_warmup=1000, w_consistency=30.0, consistency_estimator="auto",
+                 out_dir="runs/demo"),
+    "base": dict(preset="base", data="synthgaze", batch_size=64, steps=100000, checkpoint_every=1000, g_lr=2e-4,
+                 d_lr=2e-4, gan_start=5000, gan_warmup=10000, out_dir="runs/base"),
+}
+
+# config.json of a run made before the loss section was split (tfredirect/pretrained's card)
+OLD_LAYOUT = {
+    "out_dir": "runs/demo4k", "preset": "demo", "data": "synthgaze", "data_path": "", "synth_nuisance": "person",
+    "min_angle_deg": 0.0, "batch_size": 16, "steps": 4000, "g_lr": 0.0015, "d_lr": 0.0002, "lr_schedule": "cosine",
+    "decoder": "rgb", "flow_stride": 2, "precision": "mixed_bfloat16",
+    "loss": {"rec": 200.0, "label": 20.0, "orth": 1.0, "adv": 1.0, "consistency": 30.0, "feature": 30.0,
+             "eye": 200.0, "flow_smooth": 0.0, "gan_start": 1500, "gan_warmup": 1000, "gaze_prob": 0.5,
+             "id_swap_prob": 1.0},
+    "consistency_estimator": "runs/cest/estimator.keras", "consistency_estimator_steps": 2500, "seed": 0,
+    "strategy": "default", "checkpoint_every": 500, "keep_checkpoints": 3, "log_every": 25, "val_batches": 4,
+    "resume": False, "overwrite": False, "verbose": 2, "lr_segments": [[0, 4000]],
+}
+
+
+def flag_view(cfg):
+    """{flag name: value} of a TrainConfig, through the derived flag names."""
+    out = {}
+    for name, path, _ in flag_fields(TrainConfig):
+        value = cfg
+        for key in path:
+            value = getattr(value, key)
+        out[name] = value
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(OLD_FLAGFILES))
+def test_preset_is_exactly_the_old_flagfile_run(name):
+    expected = {**OLD_FLAG_DEFAULTS, **OLD_FLAGFILES[name]}
+    got = flag_view(TrainConfig.from_preset(name))
+    assert set(got) == set(expected)  # every old flag name is still a flag, and no other
+    for flag in sorted(expected):
+        assert got[flag] == expected[flag] and type(got[flag]) is type(expected[flag]), flag
+    assert TrainConfig.from_preset(name).lr_segments == []
+
+
+def test_demo_preset_field_by_field():
+    demo = TrainConfig.from_preset("demo")
+    assert (demo.preset, demo.batch_size, demo.steps, demo.checkpoint_every) == ("demo", 16, 3000, 500)
+    assert (demo.g_lr, demo.d_lr, demo.out_dir, demo.consistency_estimator) == (1.5e-3, 2e-4, "runs/demo", "auto")
+    assert demo.gan == GanSchedule(start=1500, warmup=1000)
+    assert demo.loss == LossConfig(consistency=30.0) and demo.swap == SwapConfig()
+    assert demo.model_config() == preset("demo")
+    assert TrainConfig.from_preset("base").model_config().image_size == 128
+    assert set(TRAIN_PRESETS) == {"tiny", "demo", "base"}
+
+
+def test_preset_overrides_merge_sections():
+    cfg = TrainConfig.from_preset("demo", loss={"eye": 200.0}, gan={"start": 10}, steps=6000)
+    assert cfg.loss == LossConfig(consistency=30.0, eye=200.0)  # the recipe's other weights kept
+    assert cfg.gan == GanSchedule(start=10, warmup=1000) and cfg.steps == 6000
+    assert cfg.replace(swap={"gaze_prob": 1.0}).swap == SwapConfig(gaze_prob=1.0, id_swap_prob=1.0)
+    assert TrainConfig.from_preset("demo", loss=LossConfig(rec=1.0)).loss == LossConfig(rec=1.0)
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        TrainConfig.from_preset("huge")
+
+
+def test_to_dict_round_trip_through_json():
+    cfg = TrainConfig.from_preset("tiny", loss={"eye": 5.0}, swap={"id_swap_prob": 0.25}, lr_segments=[[0, 200]])
+    d = json.loads(json.dumps(cfg.to_dict()))
+    assert d["loss"]["eye"] == 5.0 and d["swap"] == {"gaze_prob": 0.5, "id_swap_prob": 0.25}
+    assert d["gan"] == {"start": 0, "warmup": 50}
+    assert TrainConfig.from_dict(d) == cfg
+
+
+def test_old_layout_migrates():
+    moved = migrate(OLD_LAYOUT)
+    assert moved["loss"] == {"rec": 200.0, "label": 20.0, "orth": 1.0, "adv": 1.0, "consistency": 30.0,
+                             "feature": 30.0, "eye": 200.0, "flow_smooth": 0.0}
+    assert moved["gan"] == {"start": 1500, "warmup": 1000}
+    assert moved["swap"] == {"gaze_prob": 0.5, "id_swap_prob": 1.0}
+    assert OLD_LAYOUT["loss"]["gan_start"] == 1500  # the input is not changed
+    cfg = TrainConfig.from_dict(OLD_LAYOUT)
+    assert cfg.gan == GanSchedule(1500, 1000) and cfg.loss.eye == 200.0 and cfg.precision == "mixed_bfloat16"
+    assert migrate(cfg.to_dict()) == cfg.to_dict()  # today's layout passes unchanged
+    assert migrate({"preset": "demo"}) == {"preset": "demo"}  # partial dicts too
+
+
+def test_shipped_model_card_loads():
+    from tfredirect import pretrained
+
+    card = pretrained.card("synthgaze-64")
+    cfg = TrainConfig.from_dict(card["train_config"])
+    assert (cfg.steps, cfg.gan.start, cfg.loss.feature) == (4000, 1500, 30.0)
+    assert ModelConfig.from_dict(card["model_config"]) == cfg.model_config() == preset("demo")
+
+
+def test_model_config_dict_is_unchanged():
+    """The dict stored in .keras files: these keys, lists for tuples."""
+    d = preset("tiny").to_dict()
+    assert list(d) == ["image_size", "channels", "face_dim", "split_dim", "id_dim", "rot_dim", "head_hidden",
+                       "groups", "disc_channels", "decoder", "flow_stride"]
+    assert d["channels"] == [16, 32, 64] and ModelConfig.from_dict(d) == preset("tiny")
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: LossConfig(rec=-1.0), "rec must be >= 0.0, got -1.0"),
+    (lambda: SwapConfig(gaze_prob=1.5), r"gaze_prob must be in \[0.0, 1.0\], got 1.5"),
+    (lambda: GanSchedule(warmup=-1), "warmup must be >= 0"),
+    (lambda: TrainConfig(out_dir="x", g_lr=0.0), "g_lr must be positive"),
+    (lambda: TrainConfig(out_dir="x", verbose=3), r"verbose must be in \[0, 2\]"),
+    (lambda: TrainConfig(out_dir="x", data="imagenet"), "data must be one of synthgaze, xgaze, sted, folder"),
+    (lambda: TrainConfig(out_dir="x", decoder="warp", flow_stride=3), "flow_stride"),
+    (lambda: TrainConfig.from_dict({"out_dir": "x", "loss": {"rce": 1.0}}), "unknown LossConfig field.*loss.rce"),
+    (lambda: TrainConfig.from_dict({"out_dir": "x", "w_rec": 1.0}), "unknown TrainConfig field.*w_rec"),
+    (lambda: TrainConfig.from_dict({"out_dir": "x", "gan": 5}), "gan must be a mapping"),
+])
+def test_bad_values_are_refused_by_name(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_from_json_names_the_file(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match=str(path)):
+        TrainConfig.from_json(str(path))
+    path.write_text(json.dumps({**OLD_LAYOUT, "loss": {"bogus": 1}}))
+    with pytest.raises(ValueError, match=f"{path}: unknown LossConfig field.*loss.bogus"):
+        TrainConfig.from_json(str(path))
+
+
+def test_every_field_is_documented_and_a_flag():
+    names = [name for name, _, _ in flag_fields(TrainConfig)]
+    assert len(names) == len(set(names))
+    for name, _, field in flag_fields(TrainConfig):
+        assert field.metadata.get("help"), name
+    top = {f.name for f in dataclasses.fields(TrainConfig)} - {"loss", "swap", "gan", "lr_segments"}
+    assert top <= set(names) and "lr_segments" not in names
