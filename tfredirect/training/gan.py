@@ -22,7 +22,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfredirect import geometry, imaging, losses, metrics
-from tfredirect.config import LossConfig, ModelConfig
+from tfredirect.config import GanSchedule, LossConfig, ModelConfig, SwapConfig
 from tfredirect.data import PAIR_KEYS
 from tfredirect.data.synthgaze import eye_region_map
 from tfredirect.models.discriminator import PatchDiscriminator
@@ -54,10 +54,13 @@ class RedirectionGAN(keras.Model):
     the batch override the random choices.
     """
 
-    def __init__(self, model_config=None, loss_config=None, seed=0, estimator=None, **kwargs):
+    def __init__(self, model_config=None, loss_config=None, seed=0, estimator=None, swap_config=None,
+                 gan_schedule=None, **kwargs):
         super().__init__(**kwargs)
         self.model_config = _config(ModelConfig, model_config)
         self.loss_config = _config(LossConfig, loss_config)
+        self.swap_config = _config(SwapConfig, swap_config)
+        self.gan_schedule = _config(GanSchedule, gan_schedule)
         self.seed = int(seed)
         for name in ("consistency", "feature"):
             if getattr(self.loss_config, name) > 0 and estimator is None:
@@ -150,10 +153,10 @@ class RedirectionGAN(keras.Model):
             tf.cast(step, tf.int64) * 65536 + tf.cast(replica, tf.int64),
         ])
         u = tf.random.stateless_uniform((batch, 3), seed=seed)
-        lc = self.loss_config
-        head_a = data["kind_a"] > 0 if "kind_a" in data else u[:, 0] >= lc.gaze_prob
-        head_b = data["kind_b"] > 0 if "kind_b" in data else u[:, 1] >= lc.gaze_prob
-        swap = data["swap_id"] > 0 if "swap_id" in data else u[:, 2] < lc.id_swap_prob
+        sc = self.swap_config
+        head_a = data["kind_a"] > 0 if "kind_a" in data else u[:, 0] >= sc.gaze_prob
+        head_b = data["kind_b"] > 0 if "kind_b" in data else u[:, 1] >= sc.gaze_prob
+        swap = data["swap_id"] > 0 if "swap_id" in data else u[:, 2] < sc.id_swap_prob
         return head_a, head_b, swap
 
     def swap_forward(self, data, head_a, head_b, swap_id):
@@ -221,11 +224,11 @@ class RedirectionGAN(keras.Model):
         return ops.cast(self.discriminator(images), "float32")
 
     def adv_weight(self, step):
-        """Adversarial weight at `step`: 0 before gan_start, then a linear ramp to `adv`."""
-        lc = self.loss_config
-        since = tf.cast(step, tf.float32) - lc.gan_start
-        ramp = since / lc.gan_warmup if lc.gan_warmup else tf.cast(since >= 0, tf.float32)
-        return lc.adv * tf.clip_by_value(ramp, 0.0, 1.0)
+        """Adversarial weight at `step`: 0 before the schedule's start, then a linear ramp to `adv`."""
+        schedule = self.gan_schedule
+        since = tf.cast(step, tf.float32) - schedule.start
+        ramp = since / schedule.warmup if schedule.warmup else tf.cast(since >= 0, tf.float32)
+        return self.loss_config.adv * tf.clip_by_value(ramp, 0.0, 1.0)
 
     def _update_trackers(self, values):
         for name, value in values.items():
@@ -288,5 +291,7 @@ class RedirectionGAN(keras.Model):
             **super().get_config(),
             "model_config": self.model_config.to_dict(),
             "loss_config": self.loss_config.to_dict(),
+            "swap_config": self.swap_config.to_dict(),
+            "gan_schedule": self.gan_schedule.to_dict(),
             "seed": self.seed,
         }
