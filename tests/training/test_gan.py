@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfredirect.config import LossConfig, preset
+from tfredirect.config import GanSchedule, LossConfig, SwapConfig, preset
 from tfredirect.training import RedirectionGAN
 
 
@@ -20,7 +20,7 @@ def _changed(before, variables):
 
 
 def test_one_step_finite_losses_and_both_networks_update(pair_batch):
-    gan = RedirectionGAN(preset("tiny"), LossConfig(gan_warmup=0), seed=1)
+    gan = RedirectionGAN(preset("tiny"), seed=1, gan_schedule=GanSchedule(warmup=0))
     gan.compile()
     g0, d0 = _snapshot(gan.generator.trainable_variables), _snapshot(gan.discriminator.trainable_variables)
     logs = gan.train_on_batch(pair_batch(8, 32), return_dict=True)
@@ -36,7 +36,7 @@ def test_one_step_finite_losses_and_both_networks_update(pair_batch):
 
 
 def test_adversarial_weight_ramps_linearly():
-    gan = RedirectionGAN(preset("tiny"), LossConfig(adv=2.0, gan_start=10, gan_warmup=100))
+    gan = RedirectionGAN(preset("tiny"), LossConfig(adv=2.0), gan_schedule=GanSchedule(start=10, warmup=100))
     got = [float(gan.adv_weight(s)) for s in (0, 10, 60, 110, 500)]
     np.testing.assert_allclose(got, [0.0, 0.0, 1.0, 2.0, 2.0])
 
@@ -60,7 +60,7 @@ def _smooth_pairs(n, size=32, seed=0):
 
 def test_tiny_model_overfits_eight_pairs():
     keras.utils.set_random_seed(0)
-    gan = RedirectionGAN(preset("tiny"), LossConfig(gan_warmup=100), seed=0)
+    gan = RedirectionGAN(preset("tiny"), seed=0, gan_schedule=GanSchedule(warmup=100))
     gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-4))
     data = _smooth_pairs(8)
     first = gan.test_on_batch(data, return_dict=True)["rec"]
@@ -72,7 +72,7 @@ def test_tiny_model_overfits_eight_pairs():
 def _one_sgd_step(strategy, batch):
     with strategy.scope():
         keras.utils.set_random_seed(3)
-        gan = RedirectionGAN(preset("tiny"), LossConfig(gan_warmup=0), seed=3)
+        gan = RedirectionGAN(preset("tiny"), seed=3, gan_schedule=GanSchedule(warmup=0))
         gan.compile(g_optimizer=keras.optimizers.SGD(0.1), d_optimizer=keras.optimizers.SGD(0.1))
     gan.fit(_dataset(batch), steps_per_epoch=1, epochs=1, verbose=0)
     return gan
@@ -94,7 +94,8 @@ def test_mirrored_runs_train_steps_with_random_choices(pair_batch):
     devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
     strategy = tf.distribute.MirroredStrategy(devices)
     with strategy.scope():
-        gan = RedirectionGAN(preset("tiny"), LossConfig(gan_warmup=2, id_swap_prob=0.5))
+        gan = RedirectionGAN(preset("tiny"), swap_config=SwapConfig(id_swap_prob=0.5),
+                             gan_schedule=GanSchedule(warmup=2))
         gan.compile()
     hist = gan.fit(_dataset(pair_batch(8, 32)), steps_per_epoch=3, epochs=1, verbose=0)
     assert int(gan.g_optimizer.iterations.numpy()) == 3
@@ -106,8 +107,8 @@ def _draw(gan, step, offset=0, batch=4096):
 
 
 def test_random_choices_repeat_for_the_same_seed_step_and_replica_and_differ_otherwise():
-    lc = LossConfig(gaze_prob=0.25, id_swap_prob=0.75)
-    gan, twin, other = (RedirectionGAN(preset("tiny"), lc, seed=s) for s in (0, 0, 1))
+    sc = SwapConfig(gaze_prob=0.25, id_swap_prob=0.75)
+    gan, twin, other = (RedirectionGAN(preset("tiny"), seed=s, swap_config=sc) for s in (0, 0, 1))
     base = _draw(gan, 5)
     np.testing.assert_array_equal(base, _draw(twin, 5))  # another model with the same seed: the same choices
     assert not np.array_equal(base, _draw(gan, 6))  # the next step draws anew
@@ -117,7 +118,7 @@ def test_random_choices_repeat_for_the_same_seed_step_and_replica_and_differ_oth
     traced = tf.function(lambda step: tf.stack(gan._choices({}, 4096, step, 0), 0))
     np.testing.assert_array_equal(np.array(traced(tf.constant(5))), base)
     np.testing.assert_array_equal(np.array(traced(tf.constant(5))), base)
-    # the probabilities of LossConfig: head with 1 - gaze_prob, identity swap with id_swap_prob,
+    # the probabilities of SwapConfig: head with 1 - gaze_prob, identity swap with id_swap_prob,
     # and a's and b's kinds drawn independently (equal with 0.25^2 + 0.75^2)
     head_a, head_b, swap = base.astype(bool)
     assert abs(head_a.mean() - 0.75) < 0.03 and abs(head_b.mean() - 0.75) < 0.03 and abs(swap.mean() - 0.75) < 0.03
@@ -129,8 +130,8 @@ def test_random_choices_repeat_for_the_same_seed_step_and_replica_and_differ_oth
 
 
 def test_replicas_draw_different_choices_and_repeat_them():
-    lc = LossConfig(id_swap_prob=0.5)
-    gan, twin = RedirectionGAN(preset("tiny"), lc, seed=0), RedirectionGAN(preset("tiny"), lc, seed=0)
+    sc = SwapConfig(id_swap_prob=0.5)
+    gan, twin = (RedirectionGAN(preset("tiny"), seed=0, swap_config=sc) for _ in range(2))
     devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
     strategy = tf.distribute.MirroredStrategy(devices)
 
@@ -210,9 +211,11 @@ def test_bad_batches_raise_clear_errors(pair_batch, mutate, error, message):
 
 
 def test_config_round_trip():
-    gan = RedirectionGAN(preset("tiny"), LossConfig(rec=3.0, id_swap_prob=0.25), seed=9)
+    gan = RedirectionGAN(preset("tiny"), LossConfig(rec=3.0), seed=9, swap_config=SwapConfig(id_swap_prob=0.25),
+                         gan_schedule=GanSchedule(start=7))
     clone = RedirectionGAN.from_config(gan.get_config())
     assert clone.model_config == gan.model_config and clone.loss_config == gan.loss_config and clone.seed == 9
+    assert clone.swap_config == gan.swap_config and clone.gan_schedule == gan.gan_schedule
 
 
 def test_warp_swap_warps_the_partner_with_its_own_unrotated_features(pair_batch, monkeypatch):
