@@ -23,7 +23,7 @@ flags.DEFINE_float("max_gaze_deg", 0.0, "SynthGaze: train only on samples with |
 flags.DEFINE_integer("seed", 0, "Seed (weights and data).")
 flags.DEFINE_string("out_dir", "runs/estimator", "Output folder (estimator.keras, summary.json).")
 flags.DEFINE_bool("overwrite", False, "Replace an existing estimator in --out_dir.")
-flags.DEFINE_integer("verbose", 1, "Keras verbosity.", lower_bound=0, upper_bound=2)
+flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch.", lower_bound=0, upper_bound=2)
 flags.register_validator("size", lambda v: v in (32, 64, 128), message="expected 32, 64 or 128")
 flags.register_validator("lr", lambda v: v > 0, message="expected a positive learning rate")
 flags.register_validator("max_gaze_deg", lambda v: 0 <= v < 90, message="expected 0 (all) or a limit in (0, 90) degrees")

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfredirect.config import LossConfig, preset
+from tfredirect.config import GanSchedule, LossConfig, preset
 from tfredirect.training import RedirectionGAN
 from tfredirect.training.estimation import (EstimatorConfig, build_estimator, evaluate, load_estimator,
                                             synthgaze_test_batches, train_estimator)
@@ -37,10 +37,45 @@ def test_load_estimator_rejects_other_models(tmp_path):
         load_estimator(str(tmp_path / "missing.keras"))
 
 
+def _rewrite(src, dst, replace=None, drop=None):
+    """A copy of the .keras archive `src` with a member replaced or dropped."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as old, zipfile.ZipFile(dst, "w") as new:
+        for name in old.namelist():
+            if name != drop:
+                new.writestr(name, (replace or {}).get(name, old.read(name)))
+    return str(dst)
+
+
+def test_load_estimator_names_the_file_and_what_is_wrong(tmp_path):
+    good = str(tmp_path / "good.keras")
+    build_estimator(32).save(good)
+    data = open(good, "rb").read()
+    (tmp_path / "folder.keras").mkdir()
+    (tmp_path / "text.keras").write_text("not a model")
+    (tmp_path / "half.keras").write_bytes(data[: len(data) // 2])
+    cases = {
+        str(tmp_path / "missing.keras"): "no such model file",
+        str(tmp_path / "folder.keras"): r"not a .keras archive \(a folder",
+        str(tmp_path / "text.keras"): r"not a .keras archive \(11 bytes",
+        str(tmp_path / "half.keras"): f"not a .keras archive \\({len(data) // 2} bytes; truncated",
+        _rewrite(good, tmp_path / "noweights.keras", drop="model.weights.h5"): r"damaged .keras archive \(no model.weights.h5\)",
+        _rewrite(good, tmp_path / "config.keras", replace={"config.json": b"{bad"}): r"damaged model config \(config.json",
+        _rewrite(good, tmp_path / "weights.keras", replace={"model.weights.h5": b"garbage"}): "damaged weights",
+    }
+    for path, message in cases.items():
+        with pytest.raises(ValueError, match=message) as err:
+            load_estimator(path)
+        assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+    assert load_estimator(good).image_size == 32
+
+
 def test_consistency_loss_uses_a_frozen_estimator(pair_batch):
     estimator = build_estimator(32, seed=3)
     frozen = [keras.ops.convert_to_numpy(v) for v in estimator.weights]
-    gan = RedirectionGAN(preset("tiny"), LossConfig(consistency=1.0, gan_warmup=0), seed=1, estimator=estimator)
+    gan = RedirectionGAN(preset("tiny"), LossConfig(consistency=1.0), seed=1, estimator=estimator,
+                         gan_schedule=GanSchedule(warmup=0))
     gan.compile()
     logs = gan.train_on_batch(pair_batch(8, 32), return_dict=True)
     assert np.isfinite(logs["consistency"]) and logs["consistency"] > 0

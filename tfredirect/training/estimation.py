@@ -5,7 +5,6 @@ output) on batched sample records from SynthGaze or a real dataset.
 """
 
 import dataclasses
-import json
 import os
 import time
 
@@ -13,7 +12,9 @@ import keras
 import numpy as np
 
 from tfredirect import geometry, imaging
+from tfredirect.fileio import write_atomic, write_json_atomic
 from tfredirect.models.estimator import GazeHeadEstimator
+from tfredirect.models.keras_file import load_keras_model
 
 ESTIMATOR_CHANNELS = {32: (32, 64, 128), 64: (32, 64, 128, 128), 128: (32, 64, 128, 128, 128)}
 
@@ -142,20 +143,15 @@ def train_estimator(cfg, batches=None, eval_batches=None):
     if eval_batches is not None:
         g, h = evaluate(model, eval_batches)
         summary.update(test_gaze_error_deg=g, test_head_error_deg=h)
-    tmp = path + ".tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, path)
+    write_atomic(path, model.save)
     summary["model"] = path
-    with open(os.path.join(cfg.out_dir, "summary.json"), "w") as fh:
-        json.dump(summary, fh, indent=2)
+    write_json_atomic(os.path.join(cfg.out_dir, "summary.json"), summary)
     return summary
 
 
 def load_estimator(path):
-    if not os.path.exists(path):
-        raise ValueError(f"{path}: no such estimator file")
-    model = keras.saving.load_model(path, compile=False)
-    if not isinstance(model, GazeHeadEstimator):
-        raise ValueError(f"{path}: holds a {type(model).__name__}, not a GazeHeadEstimator")
-    return model
+    """The GazeHeadEstimator saved at `path` (tools/train_estimator.py); ValueError naming the
+    file and what is wrong with it (missing, not a .keras archive, damaged config or
+    weights, another model)."""
+    return load_keras_model(path, GazeHeadEstimator, "a GazeHeadEstimator (tools/train_estimator.py)")
 
