@@ -123,8 +123,8 @@ def _one_error_line(result, tool_name):
 @pytest.mark.parametrize("tool_name, args", [
     ("export", ["--model={model}", "--out_dir={tmp}/exp", "--formats=saved_model", "--check_images=0"]),
     ("evaluate", ["--model={model}", "--persons=2", "--pairs_per_person=1"]),
-    ("augment", ["--data=sted", "--data_path={tmp}/none.h5", "--checkpoint={model}", "--out={tmp}/aug.h5"]),
-    ("downstream", ["--checkpoint={model}", "--out_dir={tmp}/ds", "--steps=1"]),
+    ("augment", ["--data=sted", "--data_path={tmp}/none.h5", "--model={model}", "--out={tmp}/aug.h5"]),
+    ("downstream", ["--model={model}", "--out_dir={tmp}/ds", "--steps=1"]),
 ])
 def test_every_tool_reports_a_truncated_model_in_one_line(tool, damaged_models, tmp_path, tool_name, args):
     path = damaged_models["truncated"][0]
