@@ -43,14 +43,16 @@ def _validator(field):
     return check
 
 
-def define_flags(config, flag_values=flags.FLAGS):
-    """Define one flag per field of the dataclass instance `config`, its value as default."""
+def define_flags(config, flag_values=flags.FLAGS, module_name=None):
+    """Define one flag per field of the dataclass instance `config`, its value as default;
+    `module_name` (a tool's sys.argv[0]) lists them in the tool's --helpshort."""
     for name, path, field in flag_fields(type(config)):
         default, help_text = _value(config, path), field.metadata.get("help", "")
         if "choices" in field.metadata:
-            flags.DEFINE_enum(name, default, list(field.metadata["choices"]), help_text, flag_values=flag_values)
+            flags.DEFINE_enum(name, default, list(field.metadata["choices"]), help_text, flag_values=flag_values,
+                              module_name=module_name)
             continue
-        _DEFINE[field.type](name, default, help_text, flag_values=flag_values)
+        _DEFINE[field.type](name, default, help_text, flag_values=flag_values, module_name=module_name)
         flags.register_validator(name, _validator(field), flag_values=flag_values)
 
 
@@ -66,12 +68,13 @@ def overrides(cls, flag_values=flags.FLAGS):
     return out
 
 
-def define_train_flags(flag_values=flags.FLAGS):
+def define_train_flags(flag_values=flags.FLAGS, module_name=None):
     """tools/train.py's flags: TrainConfig's fields (defaults shown: the demo recipe) and
     --config_json."""
-    define_flags(TrainConfig.from_preset("demo"), flag_values)
+    define_flags(TrainConfig.from_preset("demo"), flag_values, module_name)
     flags.DEFINE_string("config_json", "", "Repeat a run: start from its config.json (the resolved config) instead "
-                        "of a --preset recipe; give a new --out_dir, and flags to change.", flag_values=flag_values)
+                        "of a --preset recipe; give a new --out_dir, and flags to change.", flag_values=flag_values,
+                        module_name=module_name)
 
 
 def train_config(flag_values=flags.FLAGS):

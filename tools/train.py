@@ -19,7 +19,7 @@ from absl import app, flags, logging  # noqa: E402
 from tfredirect import config_flags  # noqa: E402
 
 F = flags.FLAGS
-config_flags.define_train_flags(F)
+config_flags.define_train_flags(F, module_name=sys.argv[0])  # listed by --helpshort
 
 
 def main(argv):
