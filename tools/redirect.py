@@ -25,6 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from tfredirect import cli  # noqa: E402
+
 F = flags.FLAGS
 flags.DEFINE_string("model", None, "The generator: a .keras file (tools/train.py), a run directory, a checkpoint "
                     "prefix or a shipped name (synthgaze-64).")
@@ -58,19 +60,8 @@ def pitch_yaw_deg(value, name):
     return angles.astype(np.float32)
 
 
-def _validate_angles(name):
-    def check(value):
-        if value is not None:
-            try:
-                pitch_yaw_deg(value, name)
-            except ValueError as err:
-                raise flags.ValidationError(str(err)) from None
-        return True
-    return check
-
-
-for _name in ("gaze_deg", "head_deg"):
-    flags.register_validator(_name, _validate_angles(_name))
+cli.check_flag("gaze_deg", pitch_yaw_deg)
+cli.check_flag("head_deg", pitch_yaw_deg)
 flags.register_validator("distance_mm", lambda v: v > 0, message="expected a positive distance in mm")
 
 
