@@ -1,6 +1,6 @@
 """Export a trained generator to SavedModel, TFLite and ONNX.
 
-    python tools/export.py --model=runs/demo --out_dir=runs/demo/export \
+    python tools/export.py --model=runs/demo --out_dir=runs/demo/export \\
         --formats=saved_model,tflite,onnx --quantize=none,fp16,dynamic,int8
 
 --model is a redirector .keras file, a tools/train.py run directory (latest checkpoint), a

@@ -1,6 +1,6 @@
 """Redirect the gaze and/or head of the face in your own photo.
 
-    python tools/redirect.py --model=synthgaze-64 --image=photo.jpg \
+    python tools/redirect.py --model=synthgaze-64 --image=photo.jpg \\
         --gaze_deg=0,-20 --head_deg=0,15 --paste_back --out_dir=out/
 
 Detects the face and five landmarks (MTCNN, offline; or takes 5 or 6 from --landmarks),
