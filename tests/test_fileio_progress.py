@@ -45,8 +45,12 @@ def test_progress_lines_without_carriage_returns():
     text = out.getvalue()
     assert "\r" not in text
     lines = text.strip().splitlines()
-    assert len(lines) == 11
+    assert len(lines) == 10  # one per update; close() does not repeat the last count
     assert lines[-1].startswith("render: 10/10 images 100.0%")
+    out = io.StringIO()
+    with Progress(10, "render", verbose=2, stream=out, every_s=100.0) as p:
+        p.update(10)
+    assert out.getvalue().count("10/10") == 1  # the final line, printed once by close()
 
 
 def test_progress_silent_and_stopped():

@@ -19,6 +19,7 @@ class Progress:
         self.count = 0
         self._start = time.monotonic()
         self._last = self._start
+        self._printed = None  # the count of the last plain line, so close() does not repeat it
         self._bar = self.verbose == 1 and getattr(self.stream, "isatty", lambda: False)()
         self._closed = False
 
@@ -51,6 +52,7 @@ class Progress:
             self.stream.flush()
         elif now - self._last >= self.every_s:
             self._last = now
+            self._printed = self.count
             print(self.text(), file=self.stream, flush=True)
 
     def close(self, ok=True):
@@ -63,5 +65,5 @@ class Progress:
         if self._bar:
             self.stream.write("\r" + self.text() + end + "\n")
             self.stream.flush()
-        else:
+        elif self._printed != self.count or not ok:
             print(self.text() + end, file=self.stream, flush=True)
