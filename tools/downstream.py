@@ -10,7 +10,10 @@ below --max_gaze_deg are rendered to narrow.h5; the redirector writes --per_imag
 each to augmented.h5 (targets: a joint kernel density over full-range labels, or uniform
 within the label ranges); estimators "narrow" (subset alone), "augmented" (subset + copies)
 and, with --with_full, "full" (as many full-range samples) train for the same steps and are
-tested on SynthGaze test persons at full range. Real data (--data, --data_path): the subset
+tested on SynthGaze test persons at full range. With --judge (an estimator trained apart,
+e.g. `tools/train_estimator.py --seed=0` -> runs/judge/estimator.keras), every copy is
+judged and the arm "gated" trains on the subset plus only the copies whose larger judged
+error is at most --max_judged_error_deg; results.json's "gate" counts kept and dropped copies. Real data (--data, --data_path): the subset
 comes from the training persons, the test from the held-out persons (tools/train.py's split).
 
 Writes results.json, downstream.png (errors per true-gaze bin), examples.png (a narrow
@@ -52,12 +55,18 @@ flags.DEFINE_integer("seed", 0, "Seed (SynthGaze dataset, subset, targets, estim
 flags.DEFINE_integer("test_samples", 1024, "Full-range samples of held-out persons to test on.", lower_bound=1)
 flags.DEFINE_list("bins_deg", ["10", "20", "30"], "Bin edges of the true test gaze max(|pitch|, |yaw|) (deg).")
 flags.DEFINE_bool("with_full", False, "Also train on as many full-range real samples (the upper bound).")
+flags.DEFINE_string("judge", "", "Quality gate: an independent estimator .keras (tools/train_estimator.py, e.g. "
+                    "runs/judge/estimator.keras) judges every copy; adds the arm 'gated' (the copies it keeps).")
+flags.DEFINE_float("max_judged_error_deg", 10.0, "Quality gate: keep copies whose larger judged gaze/head error is "
+                   "at most this (deg).")
 flags.DEFINE_string("out_dir", "runs/downstream", "Output folder.")
 flags.DEFINE_bool("overwrite", False, "Replace a previous run's results in --out_dir.")
 flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress (a bar on a terminal), 2 progress lines only.",
                      lower_bound=0, upper_bound=2)
 flags.register_validator("max_gaze_deg", lambda v: 0 < v < 90, message="expected a limit in (0, 90) degrees")
 flags.register_validator("lr", lambda v: v > 0, message="expected a positive learning rate")
+flags.register_validator("max_judged_error_deg", lambda v: 0 <= v < float("inf"),
+                         message="expected a finite angle >= 0 degrees")
 flags.register_validator("bandwidth_deg", lambda v: 0 <= v <= 90, message="expected 0 (Scott's rule) to 90 degrees")
 flags.mark_flag_as_required("model")
 
@@ -82,7 +91,8 @@ def main(argv):
             target_kind=F.target_kind, gaze_range_deg=_floats("gaze_range_deg"),
             head_range_deg=_floats("head_range_deg"), bandwidth_deg=F.bandwidth_deg, steps=F.steps,
             batch_size=F.batch_size, lr=F.lr, seed=F.seed, test_samples=F.test_samples, with_full=F.with_full,
-            bins_deg=_floats("bins_deg"), overwrite=F.overwrite, verbose=F.verbose)
+            bins_deg=_floats("bins_deg"), judge=F.judge, max_judged_error_deg=F.max_judged_error_deg,
+            overwrite=F.overwrite, verbose=F.verbose)
         results = downstream.run(cfg, log=(lambda msg: print(msg, flush=True)) if F.verbose else (lambda msg: None))
     except Exception as err:  # expected errors, and reader errors wrapped by tf.data
         message = tool_error_message(err)

@@ -8,7 +8,21 @@ range. The arms (ARMS; adding one is an `Arm` with a function naming its trainin
 - "narrow": the narrow subset alone;
 - "augmented": the subset plus `per_image` redirected copies of every sample (tfredirect.
   augmentation.augment with a trained redirector);
+- "gated" (with a judge): the subset plus the augmented arm's copies that pass the quality
+  gate (augmentation.gate: an independent estimator reads gaze and head off every copy; a copy
+  whose larger judged error exceeds `max_judged_error_deg` is dropped);
+- "random_kept" (with a judge, the gate's control): the subset plus as many of the augmented
+  arm's copies as the gate kept, drawn at random (seeded) - fewer copies, not judged ones;
 - "full" (optional, the upper bound): as many real samples as the subset, at full range.
+
+The gate's judge must be independent of what the experiment trains and of how it measures:
+it is an estimator trained beforehand on its own data (tools/train_estimator.py, like
+runs/judge: full-range SynthGaze training persons, seed 0), never one of the arms'
+estimators, which are all trained fresh here; the arms are tested against the test persons'
+true labels, not the judge. With a judge, the augmented arm's copies are judged too (stored,
+not gated), so results.json reports the judged errors of all copies and of the kept ones.
+The gated copies are the augmented copies minus the dropped ones (the targets depend only on
+the seed, the sample and the copy), so the two arms differ only by the gate.
 
 All arms train the same estimator for the same steps, batch size, learning rate and seed.
 Errors are reported overall and per bin of the true test gaze max(|pitch|, |yaw|) (the
@@ -69,6 +83,8 @@ class DownstreamConfig:
     test_samples: int = 1024
     with_full: bool = False
     bins_deg: tuple = (10.0, 20.0, 30.0)
+    judge: str = ""  # independent estimator .keras for the quality gate; "" = no gated arm
+    max_judged_error_deg: float = 10.0  # the gate keeps copies whose larger judged error is at most this
     overwrite: bool = False
     verbose: int = 1  # 0 silent, 1 progress (a bar on a terminal), 2 progress lines only
 
@@ -88,6 +104,12 @@ class DownstreamConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not 0 < self.max_gaze_deg < 90:
             raise ValueError(f"max_gaze_deg must be in (0, 90), got {self.max_gaze_deg}")
+        if not (math.isfinite(self.max_judged_error_deg) and self.max_judged_error_deg >= 0):
+            raise ValueError(f"max_judged_error_deg must be a finite angle >= 0 degrees, got "
+                             f"{self.max_judged_error_deg}")
+        if self.judge and any(_within(self.judge, p) for p in output_paths(self.out_dir)):
+            raise ValueError(f"judge {self.judge} is an output of this experiment; the gate needs an independent "
+                             "estimator (tools/train_estimator.py)")
         if self.gaze_range_deg is None:
             self.gaze_range_deg = tuple(round(math.degrees(v), 6) for v in GAZE_RANGE)
         if self.head_range_deg is None:
@@ -127,19 +149,23 @@ class Arm:
 
 ARMS = (
     Arm("narrow", lambda ctx: [ctx.exp.narrow]),
-    Arm("augmented", lambda ctx: [ctx.exp.narrow, ctx.augmented("augmented")]),
+    Arm("augmented", lambda ctx: [ctx.exp.narrow, ctx.copies()]),
+    Arm("gated", lambda ctx: None if ctx.judge is None else [ctx.exp.narrow, ctx.gated()]),
+    Arm("random_kept", lambda ctx: None if ctx.judge is None else [ctx.exp.narrow, ctx.random_kept()]),
     Arm("full", lambda ctx: None if ctx.exp.full is None else [ctx.exp.full]),
 )
 
 
 class Context:
-    """What the arms draw on: the config, the experiment's data and the redirector; makes each
-    augmented set once, on first use, as <out_dir>/<name>.h5."""
+    """What the arms draw on: the config, the experiment's data, the redirector and the gate's
+    judge (an augmentation.Judge, or None); makes each augmented set once, on first use, as
+    <out_dir>/<name>.h5."""
 
-    def __init__(self, cfg, exp, backend, log=print):
-        self.cfg, self.exp, self.backend, self.log = cfg, exp, backend, log
+    def __init__(self, cfg, exp, backend, log=print, judge=None):
+        self.cfg, self.exp, self.backend, self.log, self.judge = cfg, exp, backend, log, judge
         self.sampler = make_sampler(cfg, exp.ref_gaze, exp.ref_head)
-        self.augmentations = {}  # name -> {"index", "path", "images", "dropped", "seconds", "gaze_extent_deg"}
+        # name -> {"index", "path", "generated", "images", "dropped", "seconds", "gaze_extent_deg", "judged"}
+        self.augmentations = {}
 
     def augmented(self, name, **options):
         """The SampleIndex of `per_image` redirected copies of the narrow subset, written to
@@ -163,13 +189,64 @@ class Context:
         if not info.get("complete", True):
             raise RuntimeError(f"augmentation stopped early: {info}")
         seconds = time.perf_counter() - start
+        generated, dropped = len(self.exp.narrow) * cfg.per_image, int(info.get("dropped", 0))
+        threshold = options.get("max_judged_error_deg")
+        if generated == dropped:
+            raise ValueError(f"the quality gate dropped all {generated} copies for '{name}' (no judged error <= "
+                             f"{threshold:g} deg); raise --max_judged_error_deg")
         index = sources.build_index("sted", path)
+        gated = "" if threshold is None else f", {dropped} dropped by the gate (judged error > {threshold:g} deg)"
         self.log(f"{name}: {len(index)} redirected copies ({cfg.per_image} per narrow sample, {cfg.targets} "
-                 f"targets, kind {cfg.target_kind}) in {seconds:.0f} s -> {path}")
-        self.augmentations[name] = {"index": index, "path": path, "images": len(index),
-                                    "dropped": int(info.get("dropped", 0)), "seconds": round(seconds, 1),
-                                    "gaze_extent_deg": subsets.extent_summary(index.gaze)}
+                 f"targets, kind {cfg.target_kind}{gated}) in {seconds:.0f} s -> {path}")
+        self.augmentations[name] = {"index": index, "path": path, "generated": generated, "images": len(index),
+                                    "dropped": dropped, "seconds": round(seconds, 1),
+                                    "gaze_extent_deg": subsets.extent_summary(index.gaze),
+                                    "judged": judged_summary(path, cfg.max_judged_error_deg)}
+        if threshold is not None:
+            self.augmentations[name]["max_judged_error_deg"] = float(threshold)
         return index
+
+
+    def copies(self):
+        """The augmented arm's copies (judged, not gated, when there is a judge)."""
+        return self.augmented("augmented", judge=self.judge)
+
+    def gated(self):
+        """The copies the quality gate keeps (the same targets as copies(), minus the dropped)."""
+        return self.augmented("gated", judge=self.judge, max_judged_error_deg=self.cfg.max_judged_error_deg)
+
+    def random_kept(self):
+        """As many of copies() as gated() holds, drawn at random with the seed: the control that
+        separates what the gate picks from how many copies it leaves."""
+        pool, count = self.copies(), len(self.gated())
+        ids = np.sort(np.random.default_rng(self.cfg.seed).choice(len(pool), count, replace=False))
+        return subsets.subset_index(pool, ids, f"{count} random copies of {pool.description}")
+
+
+def judged_errors(path):
+    """(gaze, head) judged errors (deg) of every copy in an augmented ST-ED h5 file, in its
+    stored order; None when it was written without a judge."""
+    import h5py
+
+    from tfredirect.augmentation import JUDGED
+
+    with h5py.File(path, "r") as f:
+        if not all(k in f[name] for name in f for k in JUDGED):
+            return None
+        return tuple(np.concatenate([f[name][k][()] for name in f]).astype(np.float64) for k in JUDGED)
+
+
+def judged_summary(path, threshold_deg):
+    """Means and medians of the judged errors stored in `path`, and the fraction of copies whose
+    larger error is within `threshold_deg` (what the gate would keep); None without a judge."""
+    errors = judged_errors(path)
+    if errors is None:
+        return None
+    gaze, head = errors
+    worst = np.maximum(gaze, head)
+    return {"copies": int(len(gaze)), "gaze_mean_deg": float(gaze.mean()), "gaze_median_deg": float(np.median(gaze)),
+            "head_mean_deg": float(head.mean()), "head_median_deg": float(np.median(head)),
+            "threshold_deg": float(threshold_deg), "fraction_within_threshold": float(np.mean(worst <= threshold_deg))}
 
 
 def sample_stream(index, size, seed):
@@ -244,6 +321,11 @@ def output_paths(out_dir):
     return [os.path.join(out_dir, n) for n in names]
 
 
+def _within(path, parent):
+    path, parent = (os.path.realpath(os.path.abspath(p)) for p in (path, parent))
+    return path == parent or path.startswith(parent.rstrip(os.sep) + os.sep)
+
+
 def check_outputs(cfg):
     """Refuse to replace a previous run's results unless cfg.overwrite; with it, remove them."""
     existing = [p for p in output_paths(cfg.out_dir) if os.path.exists(p)]
@@ -261,15 +343,27 @@ def _remove(paths):
             os.remove(p)
 
 
+def gate_summary(cfg, gated, arms):
+    """What the quality gate did: copies generated, kept and dropped, and the gated arm's
+    full-range gaze error against the ungated augmented arm's."""
+    kept = arms["gated"]["gaze_error_deg"]
+    return {"judge": cfg.judge, "max_judged_error_deg": cfg.max_judged_error_deg, "generated": gated["generated"],
+            "kept": gated["images"], "dropped": gated["dropped"],
+            "kept_fraction": gated["images"] / gated["generated"],
+            "relative_change_vs_augmented": float(kept / arms["augmented"]["gaze_error_deg"] - 1.0),
+            "relative_change_vs_random_kept": float(kept / arms["random_kept"]["gaze_error_deg"] - 1.0),
+            "relative_reduction_vs_narrow": float(1.0 - kept / arms["narrow"]["gaze_error_deg"])}
+
+
 def format_table(results):
     """A plain-text table of the arms' errors and the relative reduction."""
     arms = results["arms"]
     labels = list(next(iter(arms.values()))["gaze_error_by_bin"])
-    head = f"{'estimator':<11}{'train':>7}{'gaze all':>10}" + "".join(f"{'gaze ' + b:>12}" for b in labels)
+    head = f"{'estimator':<12}{'train':>7}{'gaze all':>10}" + "".join(f"{'gaze ' + b:>12}" for b in labels)
     head += f"{'head all':>10}"
     lines = [head]
     for name, r in arms.items():
-        row = f"{name:<11}{r['train_samples']:>7}{r['gaze_error_deg']:>10.2f}"
+        row = f"{name:<12}{r['train_samples']:>7}{r['gaze_error_deg']:>10.2f}"
         for b in labels:
             m = r["gaze_error_by_bin"][b]["mean"]
             row += f"{'-' if m is None else f'{m:.2f}':>12}"
@@ -281,6 +375,14 @@ def format_table(results):
     lines.append(f"full-range gaze error, augmented vs narrow: {arms['narrow']['gaze_error_deg']:.2f} -> "
                  f"{arms['augmented']['gaze_error_deg']:.2f} deg, {100 * red:.1f}% lower "
                  f"(target >= {100 * TARGET_REDUCTION:.0f}%: {'met' if results['target_met'] else 'missed'})")
+    gate = results.get("gate")
+    if gate:
+        lines.append(f"quality gate (judge {gate['judge']}, max judged error {gate['max_judged_error_deg']:g} deg): "
+                     f"kept {gate['kept']} of {gate['generated']} copies, dropped {gate['dropped']}; full-range gaze "
+                     f"error gated vs augmented: {arms['augmented']['gaze_error_deg']:.2f} -> "
+                     f"{arms['gated']['gaze_error_deg']:.2f} deg ({100 * gate['relative_change_vs_augmented']:+.1f}%); "
+                     f"vs as many random copies: {arms['random_kept']['gaze_error_deg']:.2f} -> "
+                     f"{arms['gated']['gaze_error_deg']:.2f} deg ({100 * gate['relative_change_vs_random_kept']:+.1f}%)")
     return "\n".join(lines)
 
 
@@ -296,6 +398,8 @@ def chart_panels(results):
         title = f"{what} error, held-out persons, full range"
         if what == "gaze":
             title += f"; augmented {-100 * results['relative_reduction']:+.0f}% vs narrow"
+            if "gate" in results:
+                title += f", gated {-100 * results['gate']['relative_reduction_vs_narrow']:+.0f}%"
         panels.append({"groups": labels + ["all"], "series": series, "title": title,
                        "ylabel": f"{what} error, deg", "xlabel": "true gaze max(|pitch|, |yaw|), deg"})
     return panels
@@ -331,11 +435,16 @@ def run(cfg, log=print):
         raise ValueError(f"{cfg.model}: the redirector takes {backend.image_size}x{backend.image_size} images, "
                          f"--size is {size}")
     cfg = dataclasses.replace(cfg, size=size)
+    judge = None
+    if cfg.judge:
+        from tfredirect.augmentation import load_judge
+
+        judge = load_judge(cfg.judge)
     check_outputs(cfg)
     created = not os.path.isdir(cfg.out_dir)
     os.makedirs(cfg.out_dir, exist_ok=True)
     try:
-        return _run(cfg, backend, size, start, log)
+        return _run(cfg, backend, judge, size, start, log)
     except BaseException:  # an error or an interrupt leaves no partial results behind
         _remove(output_paths(cfg.out_dir))
         if created and not os.listdir(cfg.out_dir):
@@ -343,10 +452,10 @@ def run(cfg, log=print):
         raise
 
 
-def _run(cfg, backend, size, start, log):
+def _run(cfg, backend, judge, size, start, log):
     """The body of run() once the outputs are checked."""
     exp = (subsets.synthgaze_experiment if cfg.data == "synthgaze" else subsets.real_experiment)(cfg, size, log)
-    ctx = Context(cfg, exp, backend, log)
+    ctx = Context(cfg, exp, backend, log, judge)
     arms = {}
     for arm in ARMS:
         parts = arm.data(ctx)
@@ -363,6 +472,8 @@ def _run(cfg, backend, size, start, log):
     narrow_err, aug_err = arms["narrow"]["gaze_error_deg"], arms["augmented"]["gaze_error_deg"]
     results["relative_reduction"] = float(1.0 - aug_err / narrow_err)
     results["target_met"] = bool(results["relative_reduction"] >= TARGET_REDUCTION)
+    if "gated" in arms:
+        results["gate"] = gate_summary(cfg, ctx.augmentations["gated"], arms)
     results["seconds"] = round(time.perf_counter() - start, 1)
     paths = {"results": os.path.join(cfg.out_dir, "results.json"), "plot": os.path.join(cfg.out_dir, "downstream.png"),
              "examples": os.path.join(cfg.out_dir, "examples.png")}
