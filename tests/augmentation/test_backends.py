@@ -21,6 +21,7 @@ def lite_file(tiny_redirector, tmp_path_factory):
     return export_lib.export(tiny_redirector, out, formats="tflite", quantize="none")["tflite_none"]
 
 
+@pytest.mark.slow  # a TFLite conversion
 def test_tflite_backend_and_xgaze_layout(lite_file, backend, data, tmp_path):
     from tfredirect.lite import LiteRedirector
 
