@@ -21,7 +21,8 @@ def temp_path(path):
     return os.path.join(folder, f".{stem}.tmp-{os.getpid()}{ext}")
 
 
-def _fsync(path):
+def fsync_path(path):
+    """Flush a file (or a folder's entries) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -39,7 +40,7 @@ def atomic_path(path, overwrite=True, flag="--overwrite"):
     tmp = temp_path(path)
     try:
         yield tmp
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

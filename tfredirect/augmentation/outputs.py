@@ -86,7 +86,7 @@ def finalize(staging_dir, chunks, out, layout, persons, meta, overwrite=False, m
         samples = folder.write(final, _folder_blocks(_rows(chunks, keep), names, extra, used))
     if layout != "sted":
         fileio.write_json_atomic(os.path.join(final, MARKER), attrs)
-        fileio._fsync(final)  # the folder's entries survive a power cut
+        fileio.fsync_path(final)  # the folder's entries survive a power cut
     if overwrite and os.path.lexists(out):
         shutil.rmtree(out) if os.path.isdir(out) and not os.path.islink(out) else os.remove(out)
     try:
