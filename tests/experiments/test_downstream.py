@@ -94,3 +94,80 @@ def test_a_failed_run_leaves_nothing_behind(tiny_redirector_file, tmp_path):
     with pytest.raises(ValueError, match="no training sample"):
         downstream.run(cfg, log=lambda m: None)
     assert not out.exists()
+
+
+def _copies(path, columns=("labels", "pixels", "source_index", "copy", "judged_gaze_error_deg",
+                           "judged_head_error_deg")):
+    """{(source_index, copy): {column: value}} of an augmented ST-ED file."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        for name in f:
+            g = {c: f[name][c][()] for c in columns}
+            for i, key in enumerate(zip(g["source_index"].tolist(), g["copy"].tolist())):
+                out[key] = {c: g[c][i] for c in columns}
+    return out
+
+
+@pytest.mark.slow
+def test_the_gated_arm_trains_on_the_copies_the_judge_keeps(tiny_redirector_file, tmp_path, monkeypatch):
+    """With a judge: 'gated' holds exactly the augmented copies whose larger judged error is
+    within the threshold (sample for sample), 'random_kept' as many random ones; with a huge
+    threshold the gated set is the ungated one."""
+    from tfredirect.training.estimation import build_estimator
+
+    data = str(tmp_path / "real.h5")
+    SynthGaze(size=32, seed=5, num_persons=24, samples_per_person=8, val_fraction=0.0, test_fraction=0.0,
+              nuisance="person").write_h5(data, "train")
+    judge = tmp_path / "judge" / "estimator.keras"  # trained apart: here a seeded, untrained one
+    judge.parent.mkdir()
+    build_estimator(32, seed=3).save(str(judge))
+    threshold = 25.0
+    cfg = downstream.DownstreamConfig(out_dir=str(tmp_path / "out"), model=str(tiny_redirector_file), data="sted",
+                                      data_path=data, max_gaze_deg=20, per_image=2, steps=5, batch_size=8,
+                                      judge=str(judge), max_judged_error_deg=threshold, verbose=0)
+    everything = downstream.Arm("gated_all", lambda ctx: [ctx.exp.narrow, ctx.augmented(
+        "gated_all", judge=ctx.judge, max_judged_error_deg=1e6)])
+    monkeypatch.setattr(downstream, "ARMS", (*downstream.ARMS, everything))
+    results = downstream.run(cfg, log=lambda m: None)
+
+    arms, gate, aug = results["arms"], results["gate"], results["augmentation"]
+    assert list(arms) == ["narrow", "augmented", "gated", "random_kept", "gated_all"]
+    narrow = arms["narrow"]["train_samples"]
+    generated = 2 * narrow
+    copies = _copies(results["files"]["augmented"])  # judged, not gated
+    assert len(copies) == generated and aug["augmented"]["dropped"] == 0
+    worst = {k: max(c["judged_gaze_error_deg"], c["judged_head_error_deg"]) for k, c in copies.items()}
+    within = {k for k, w in worst.items() if w <= threshold}
+    assert 0 < len(within) < generated  # the threshold splits the copies
+    assert gate["generated"] == generated and gate["kept"] + gate["dropped"] == generated
+    assert gate["kept"] == len(within) and gate["dropped"] == generated - len(within)
+    assert aug["augmented"]["judged"]["fraction_within_threshold"] == pytest.approx(len(within) / generated)
+    assert aug["gated"]["judged"]["fraction_within_threshold"] == 1.0
+
+    gated = _copies(results["files"]["gated"])
+    assert set(gated) == within  # a strict subset, the very copies within the threshold
+    for key, c in gated.items():  # sample for sample: pixels, labels and judged errors
+        for column, value in c.items():
+            np.testing.assert_array_equal(value, copies[key][column])
+    everything = _copies(results["files"]["gated_all"])
+    assert aug["gated_all"]["dropped"] == 0 and set(everything) == set(copies)
+    for key, c in everything.items():
+        for column, value in c.items():
+            np.testing.assert_array_equal(value, copies[key][column])
+
+    assert arms["augmented"]["train_samples"] == narrow + generated
+    assert arms["gated"]["train_samples"] == arms["random_kept"]["train_samples"] == narrow + len(within)
+    assert gate["relative_change_vs_augmented"] == pytest.approx(
+        arms["gated"]["gaze_error_deg"] / arms["augmented"]["gaze_error_deg"] - 1)
+    table = downstream.format_table(results)
+    assert f"kept {len(within)} of {generated} copies, dropped {generated - len(within)}" in table
+    assert "gated vs augmented" in table and "random_kept" in table
+    assert set(downstream.chart_panels(results)[0]["series"]) == set(arms)
+
+
+def test_gate_settings_are_checked():
+    with pytest.raises(ValueError, match="max_judged_error_deg"):
+        downstream.DownstreamConfig(out_dir="x", model="m.keras", judge="j.keras", max_judged_error_deg=-1)
+    with pytest.raises(ValueError, match="independent"):  # an arm's estimator, replaced by the run
+        downstream.DownstreamConfig(out_dir="x", model="m.keras", judge="x/narrow/estimator.keras")
+    assert downstream.DownstreamConfig(out_dir="x", model="m.keras", judge="runs/judge/estimator.keras").judge

@@ -102,3 +102,46 @@ def test_downstream_tool_rejects_bad_settings(tool, tiny_redirector_file, tmp_pa
     res = tool("downstream", f"--checkpoint={tiny_redirector_file}", f"--out_dir={out}", "--size=64")  # old name
     assert res.returncode != 0 and "32x32" in res.stderr
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_downstream_tool_gated_arm_with_a_huge_threshold_is_the_ungated_set(tool, tiny_redirector_file, tmp_path):
+    from tfredirect.training.estimation import build_estimator
+
+    judge = tmp_path / "judge.keras"  # an estimator made apart from the experiment (untrained, seeded)
+    build_estimator(32, seed=3).save(str(judge))
+    out = tmp_path / "ds"
+    res = tool("downstream", f"--model={tiny_redirector_file}", f"--out_dir={out}", "--samples=48", "--per_image=2",
+               "--steps=5", "--batch_size=8", "--test_samples=32", f"--judge={judge}", "--max_judged_error_deg=1000",
+               "--verbose=0")
+    assert res.returncode == 0, res.stderr
+    results = json.load(open(out / "results.json"))
+    assert list(results["arms"]) == ["narrow", "augmented", "gated", "random_kept"]
+    gate = results["gate"]
+    assert (gate["generated"], gate["kept"], gate["dropped"]) == (96, 96, 0)
+    assert gate["judge"] == str(judge) and gate["max_judged_error_deg"] == 1000
+    assert "kept 96 of 96 copies, dropped 0" in res.stdout and "gated" in res.stdout
+    with h5py.File(out / "augmented.h5", "r") as a, h5py.File(out / "gated.h5", "r") as g:
+        assert list(a) == list(g)
+        for name in a:  # sample for sample, the judged errors included
+            assert set(a[name]) == set(g[name]) and "judged_gaze_error_deg" in a[name]
+            for column in a[name]:
+                np.testing.assert_array_equal(a[name][column][()], g[name][column][()])
+    for name in ("augmented", "gated", "random_kept"):
+        assert results["arms"][name]["train_samples"] == 48 + 96
+    png = cv2.imread(str(out / "downstream.png"))
+    assert png.shape == (PANEL_SIZE[1], 2 * PANEL_SIZE[0], 3)
+
+
+@pytest.mark.slow
+def test_downstream_tool_rejects_a_bad_judge(tool, tiny_redirector_file, tmp_path):
+    out = tmp_path / "ds"
+    res = tool("downstream", f"--model={tiny_redirector_file}", f"--out_dir={out}", f"--judge={tmp_path}/none.keras")
+    last = res.stderr.strip().splitlines()[-1]
+    assert res.returncode == 1 and last == f"downstream.py: error: {tmp_path}/none.keras: no such model file"
+    assert not out.exists()
+    res = tool("downstream", f"--model={tiny_redirector_file}", f"--out_dir={out}",
+               f"--judge={out}/augmented/estimator.keras")
+    assert res.returncode == 1 and "independent" in res.stderr and not out.exists()
+    res = tool("downstream", f"--model={tiny_redirector_file}", f"--out_dir={out}", "--max_judged_error_deg=-1")
+    assert res.returncode != 0 and "max_judged_error_deg" in res.stderr and not out.exists()
