@@ -10,11 +10,14 @@ below --max_gaze_deg are rendered to narrow.h5; the redirector writes --per_imag
 each to augmented.h5 (targets: a joint kernel density over full-range labels, or uniform
 within the label ranges); estimators "narrow" (subset alone), "augmented" (subset + copies)
 and, with --with_full, "full" (as many full-range samples) train for the same steps and are
-tested on SynthGaze test persons at full range. With --judge (an estimator trained apart,
-e.g. `tools/train_estimator.py --seed=0` -> runs/judge/estimator.keras), every copy is
-judged and the arm "gated" trains on the subset plus only the copies whose larger judged
-error is at most --max_judged_error_deg; results.json's "gate" counts kept and dropped copies. Real data (--data, --data_path): the subset
+tested on SynthGaze test persons at full range. Real data (--data, --data_path): the subset
 comes from the training persons, the test from the held-out persons (tools/train.py's split).
+
+Quality gate (--judge, an estimator trained apart from this experiment, e.g. runs/judge/
+estimator.keras from `tools/train_estimator.py --seed=0`): every copy is judged; the arm
+"gated" trains on the subset plus the copies whose larger judged gaze/head error is at most
+--max_judged_error_deg, and its control "random_kept" on as many copies drawn at random;
+results.json's "gate" counts the kept and dropped copies.
 
 Writes results.json, downstream.png (errors per true-gaze bin), examples.png (a narrow
 sample, then its copies), the h5 files and <arm>/estimator.keras in --out_dir; prints a table.
