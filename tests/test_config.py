@@ -21,6 +21,7 @@ OLD_FLAG_DEFAULTS = dict(
     lr_schedule="cosine", w_rec=200.0, w_label=20.0, w_orth=1.0, w_adv=1.0, w_consistency=0.0, w_feature=0.0,
     w_eye=0.0, w_flow_smooth=0.0, consistency_estimator="", consistency_estimator_steps=2500, gan_start=0,
     gan_warmup=1000, gaze_prob=0.5, id_swap_prob=1.0, seed=0, out_dir="runs/demo", strategy="default",
+    both_prob=0.0,  # added later (the "both" swap kind), off by default so the old runs are unchanged
     checkpoint_every=500, keep_checkpoints=3, log_every=25, val_batches=4, resume=False, overwrite=False, verbose=1,
 )
 OLD_FLAGFILES = {
@@ -92,7 +93,7 @@ def test_preset_overrides_merge_sections():
 def test_to_dict_round_trip_through_json():
     cfg = TrainConfig.from_preset("tiny", loss={"eye": 5.0}, swap={"id_swap_prob": 0.25}, lr_segments=[[0, 200]])
     d = json.loads(json.dumps(cfg.to_dict()))
-    assert d["loss"]["eye"] == 5.0 and d["swap"] == {"gaze_prob": 0.5, "id_swap_prob": 0.25}
+    assert d["loss"]["eye"] == 5.0 and d["swap"] == {"gaze_prob": 0.5, "id_swap_prob": 0.25, "both_prob": 0.0}
     assert d["gan"] == {"start": 0, "warmup": 50}
     assert TrainConfig.from_dict(d) == cfg
 

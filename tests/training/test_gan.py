@@ -102,8 +102,12 @@ def test_mirrored_runs_train_steps_with_random_choices(pair_batch):
     assert all(np.isfinite(v[-1]) for v in hist.history.values())
 
 
+def _stack(choices):
+    return tf.stack([tf.cast(c, tf.int32) for c in choices], 0)
+
+
 def _draw(gan, step, offset=0, batch=4096):
-    return np.array(tf.stack(gan._choices({}, batch, step, offset), 0))
+    return np.array(_stack(gan._choices({}, batch, step, offset)))
 
 
 def test_random_choices_repeat_for_the_same_seed_step_and_replica_and_differ_otherwise():
@@ -115,7 +119,7 @@ def test_random_choices_repeat_for_the_same_seed_step_and_replica_and_differ_oth
     assert not np.array_equal(base, _draw(other, 5))  # so does another seed
     assert not np.array_equal(base, _draw(gan, 5, offset=7919))  # validation draws are not the training ones
     # traced, the draws are the same call after call (a stateful generator would move on)
-    traced = tf.function(lambda step: tf.stack(gan._choices({}, 4096, step, 0), 0))
+    traced = tf.function(lambda step: _stack(gan._choices({}, 4096, step, 0)))
     np.testing.assert_array_equal(np.array(traced(tf.constant(5))), base)
     np.testing.assert_array_equal(np.array(traced(tf.constant(5))), base)
     # the probabilities of SwapConfig: head with 1 - gaze_prob, identity swap with id_swap_prob,
@@ -125,8 +129,16 @@ def test_random_choices_repeat_for_the_same_seed_step_and_replica_and_differ_oth
     assert abs((head_a == head_b).mean() - 0.625) < 0.03
     # kinds and swaps given in the batch win
     given = {"kind_a": tf.constant([0, 1, 1]), "kind_b": tf.constant([1, 0, 1]), "swap_id": tf.constant([1, 1, 0])}
-    np.testing.assert_array_equal(np.array(tf.stack(gan._choices(given, 3, 5, 0), 0)),
+    np.testing.assert_array_equal(np.array(_stack(gan._choices(given, 3, 5, 0))),
                                   [[0, 1, 1], [1, 0, 1], [1, 1, 0]])
+
+
+def test_both_kind_is_drawn_with_both_prob_and_the_rest_split_by_gaze_prob():
+    gan = RedirectionGAN(preset("tiny"), seed=0, swap_config=SwapConfig(gaze_prob=0.25, both_prob=0.4))
+    kind_a, kind_b, _ = _draw(gan, 5, batch=20000)
+    for kind in (kind_a, kind_b):
+        assert abs((kind == 2).mean() - 0.4) < 0.02
+        assert abs((kind == 0).mean() - 0.6 * 0.25) < 0.02 and abs((kind == 1).mean() - 0.6 * 0.75) < 0.02
 
 
 def test_replicas_draw_different_choices_and_repeat_them():
@@ -136,7 +148,7 @@ def test_replicas_draw_different_choices_and_repeat_them():
     strategy = tf.distribute.MirroredStrategy(devices)
 
     def per_replica(model):
-        draws = strategy.run(tf.function(lambda: tf.stack(model._choices({}, 64, 5, 0), 0)))
+        draws = strategy.run(tf.function(lambda: _stack(model._choices({}, 64, 5, 0))))
         return [np.array(t) for t in strategy.experimental_local_results(draws)]
 
     first, second = per_replica(gan)
@@ -152,10 +164,10 @@ def test_swap_forward_puts_each_rotated_feature_into_the_other_image(pair_batch,
     angle to a's swapped in (and b's identity when swapped); image b the other way round."""
     keras.utils.set_random_seed(0)
     gan = RedirectionGAN(preset("tiny"), seed=0)
-    data = pair_batch(4, 32, seed=5)
-    head_a = tf.constant([False, True, False, True])  # every combination of kinds and swaps
-    head_b = tf.constant([False, False, True, True])
-    swap = tf.constant([False, True, True, False])
+    data = pair_batch(6, 32, seed=5)
+    kind_a = tf.constant([0, 1, 0, 1, 2, 2])  # 0 gaze, 1 head, 2 both: every combination of kinds and swaps
+    kind_b = tf.constant([0, 0, 1, 1, 0, 2])
+    swap = tf.constant([False, True, True, False, False, True])
     decoder_class = type(gan.generator.decoder)
     original_call = decoder_class.call
     seen = []
@@ -165,25 +177,28 @@ def test_swap_forward_puts_each_rotated_feature_into_the_other_image(pair_batch,
         return original_call(self, z_id, z_g, z_h, *args, **kwargs)
 
     monkeypatch.setattr(decoder_class, "call", spy)
-    out = gan.swap_forward(data, head_a, head_b, swap)
+    out = gan.swap_forward(data, kind_a, kind_b, swap)
     assert len(seen) == 1, "one decoder call for both images"
     z_id, z_g, z_h = seen[0]
-    n = 4
+    n = 6
     np.testing.assert_allclose(np.array(out["x"][:n]), np.asarray(data["image_a"], np.float32) / 127.5 - 1.0,
                                atol=1e-6)  # the first half rebuilds a, the second b
     assert np.array(out["x_hat"]).shape == (2 * n, 32, 32, 3)
     f = {k: np.array(out["features"][k]) for k in ("z_id", "z_g", "z_h")}
     fa, fb = ({k: v[part] for k, v in f.items()} for part in (slice(None, n), slice(n, None)))
     cas = lambda z, src, dst: np.array(gan.generator.cas(z, data[src], data[dst]))
-    ha, hb, sw = (np.array(t)[:, None, None] for t in (head_a, head_b, swap))
+    ka, kb, sw = (np.array(t)[:, None, None] for t in (kind_a, kind_b, swap))
     expect = {
-        "z_g": np.concatenate([np.where(hb, fa["z_g"], cas(fb["z_g"], "gaze_b", "gaze_a")),
-                               np.where(ha, fb["z_g"], cas(fa["z_g"], "gaze_a", "gaze_b"))]),
-        "z_h": np.concatenate([np.where(hb, cas(fb["z_h"], "head_b", "head_a"), fa["z_h"]),
-                               np.where(ha, cas(fa["z_h"], "head_a", "head_b"), fb["z_h"])]),
+        "z_g": np.concatenate([np.where(kb != 1, cas(fb["z_g"], "gaze_b", "gaze_a"), fa["z_g"]),
+                               np.where(ka != 1, cas(fa["z_g"], "gaze_a", "gaze_b"), fb["z_g"])]),
+        "z_h": np.concatenate([np.where(kb >= 1, cas(fb["z_h"], "head_b", "head_a"), fa["z_h"]),
+                               np.where(ka >= 1, cas(fa["z_h"], "head_a", "head_b"), fb["z_h"])]),
         "z_id": np.concatenate([np.where(sw[:, :, 0], fb["z_id"], fa["z_id"]),
                                 np.where(sw[:, :, 0], fa["z_id"], fb["z_id"])]),
     }
+    # with kind 2 and the identity swapped, nothing computed from image a reaches its decoder input
+    assert not np.isclose(z_g[5], fa["z_g"][5]).all() and not np.isclose(z_h[5], fa["z_h"][5]).all()
+    assert not np.isclose(z_id[5], fa["z_id"][5]).all()
     for name, got in (("z_id", z_id), ("z_g", z_g), ("z_h", z_h)):
         np.testing.assert_allclose(got, expect[name], atol=1e-5, err_msg=name)
     # the rotations matter here: a feature rotated the other way (g_a and g_b exchanged) is far off

@@ -105,9 +105,9 @@ def _reimplemented_step_flops(gan, batch_size=2):
 
     def step(ia, ga, ha, ib, gb, hb):
         data = dict(image_a=ia, gaze_a=ga, head_a=ha, image_b=ib, gaze_b=gb, head_b=hb)
-        head_a, head_b, swap = gan._choices(data, batch_size, 0, 0)
+        kind_a, kind_b, swap = gan._choices(data, batch_size, 0, 0)
         with tf.GradientTape() as tape:
-            out = gan.swap_forward(data, head_a, head_b, swap)
+            out = gan.swap_forward(data, kind_a, kind_b, swap)
             terms = gan._generator_terms(out)
             loss = tf.reduce_mean(terms["rec"] + terms["label"] + terms["orth"]) + tf.reduce_mean(gan._critic(out["x_hat"]))
         g = tape.gradient(loss, gan.generator.trainable_variables)

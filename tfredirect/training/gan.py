@@ -50,7 +50,7 @@ class RedirectionGAN(keras.Model):
 
     Use: build inside `strategy.scope()`, `compile(g_optimizer=..., d_optimizer=...)`, then
     `fit(pairs)` where `pairs` yields batched pair records (tfredirect.data.PAIR_KEYS, uint8
-    images). Optional int keys `kind_a`, `kind_b` (0 gaze, 1 head) and `swap_id` (0/1) in
+    images). Optional int keys `kind_a`, `kind_b` (0 gaze, 1 head, 2 both) and `swap_id` (0/1) in
     the batch override the random choices.
     """
 
@@ -145,7 +145,8 @@ class RedirectionGAN(keras.Model):
         return checks
 
     def _choices(self, data, batch, step, offset):
-        """Per-sample target kinds for a and b (True = head) and the identity-swap flags."""
+        """Per-sample target kinds for a and b (0 gaze, 1 head, 2 both, chained as in [0021])
+        and the identity-swap flags."""
         ctx = tf.distribute.get_replica_context()
         replica = ctx.replica_id_in_sync_group if ctx is not None else 0
         seed = tf.stack([
@@ -154,13 +155,19 @@ class RedirectionGAN(keras.Model):
         ])
         u = tf.random.stateless_uniform((batch, 3), seed=seed)
         sc = self.swap_config
-        head_a = data["kind_a"] > 0 if "kind_a" in data else u[:, 0] >= sc.gaze_prob
-        head_b = data["kind_b"] > 0 if "kind_b" in data else u[:, 1] >= sc.gaze_prob
-        swap = data["swap_id"] > 0 if "swap_id" in data else u[:, 2] < sc.id_swap_prob
-        return head_a, head_b, swap
 
-    def swap_forward(self, data, head_a, head_b, swap_id):
-        """Steps 1-4: encode both, rotate to the partner's angles, swap, decode."""
+        def kind(key, v):
+            if key in data:
+                return tf.cast(data[key], tf.int32)
+            single = tf.where(v - sc.both_prob < sc.gaze_prob * (1.0 - sc.both_prob), 0, 1)
+            return tf.where(v < sc.both_prob, 2, single)
+
+        swap = data["swap_id"] > 0 if "swap_id" in data else u[:, 2] < sc.id_swap_prob
+        return kind("kind_a", u[:, 0]), kind("kind_b", u[:, 1]), swap
+
+    def swap_forward(self, data, kind_a, kind_b, swap_id):
+        """Steps 1-4: encode both, rotate to the partner's angles, swap, decode. A kind is 0
+        (gaze), 1 (head) or 2 (both); booleans mean head (True) or gaze (False)."""
         x_a = imaging.to_model_range(data["image_a"])
         x_b = imaging.to_model_range(data["image_b"])
         g_a, h_a = tf.cast(data["gaze_a"], tf.float32), tf.cast(data["head_a"], tf.float32)
@@ -172,10 +179,11 @@ class RedirectionGAN(keras.Model):
         cas = self.generator.cas
         pick = lambda mask, yes, no: tf.where(mask[:, None, None], yes, no)
         # a's features with b's rotated target (of b's kind) swapped in, and vice versa.
-        zg_a = pick(~head_b, cas(fb["z_g"], g_b, g_a), fa["z_g"])
-        zh_a = pick(head_b, cas(fb["z_h"], h_b, h_a), fa["z_h"])
-        zg_b = pick(~head_a, cas(fa["z_g"], g_a, g_b), fb["z_g"])
-        zh_b = pick(head_a, cas(fa["z_h"], h_a, h_b), fb["z_h"])
+        kind_a, kind_b = (tf.cast(k, tf.int32) for k in (kind_a, kind_b))
+        zg_a = pick(kind_b != 1, cas(fb["z_g"], g_b, g_a), fa["z_g"])
+        zh_a = pick(kind_b >= 1, cas(fb["z_h"], h_b, h_a), fa["z_h"])
+        zg_b = pick(kind_a != 1, cas(fa["z_g"], g_a, g_b), fb["z_g"])
+        zh_b = pick(kind_a >= 1, cas(fa["z_h"], h_a, h_b), fb["z_h"])
         zid_a = tf.where(swap_id[:, None], fb["z_id"], fa["z_id"])
         zid_b = tf.where(swap_id[:, None], fa["z_id"], fb["z_id"])
         target = {"z_id": ops.concatenate([zid_a, zid_b], 0), "z_g": ops.concatenate([zg_a, zg_b], 0),
@@ -246,13 +254,13 @@ class RedirectionGAN(keras.Model):
         with tf.control_dependencies(self._check_batch(data)):
             step = tf.identity(self.g_optimizer.iterations)
         batch = tf.shape(data["image_a"])[0]
-        head_a, head_b, swap = self._choices(data, batch, step, offset=0)
+        kind_a, kind_b, swap = self._choices(data, batch, step, offset=0)
         lc = self.loss_config
         adv_w = self.adv_weight(step)
         avg = tf.nn.compute_average_loss  # sum / global batch: right under any strategy
 
         with tf.GradientTape() as tape:
-            out = self.swap_forward(data, head_a, head_b, swap)
+            out = self.swap_forward(data, kind_a, kind_b, swap)
             terms = self._generator_terms(out)
             adv = losses.generator_adversarial(self._critic(out["x_hat"]))
             per_image = lc.rec * terms["rec"] + lc.label * terms["label"] + lc.orth * terms["orth"] + adv_w * adv
@@ -282,8 +290,8 @@ class RedirectionGAN(keras.Model):
         data = keras.utils.unpack_x_y_sample_weight(data)[0]
         self._check_batch(data)
         batch = tf.shape(data["image_a"])[0]
-        head_a, head_b, swap = self._choices(data, batch, 0, offset=7919)
-        terms = self._generator_terms(self.swap_forward(data, head_a, head_b, swap))
+        kind_a, kind_b, swap = self._choices(data, batch, 0, offset=7919)
+        terms = self._generator_terms(self.swap_forward(data, kind_a, kind_b, swap))
         return self._update_trackers({k: terms[k] for k in ("rec", "gaze_err", "head_err", "psnr")})
 
     def get_config(self):
