@@ -215,7 +215,9 @@ def test_resume_reads_the_config_json_of_older_runs(tmp_path):
     """Runs made before the loss section was split kept the adversarial schedule and the swap
     probabilities in `loss`: the same settings pass, a changed one is named by today's field."""
     old = _cfg(tmp_path, steps=4).to_dict()
-    old["loss"].update(gan_start=old["gan"]["start"], gan_warmup=old.pop("gan")["warmup"], **old.pop("swap"))
+    swap = old.pop("swap")  # the older layout had the two probabilities of that time in `loss`
+    old["loss"].update(gan_start=old["gan"]["start"], gan_warmup=old.pop("gan")["warmup"],
+                       gaze_prob=swap["gaze_prob"], id_swap_prob=swap["id_swap_prob"])
     old["lr_segments"] = [[0, 4]]
     (tmp_path / "config.json").write_text(json.dumps(old))
     with pytest.raises(ValueError, match="no checkpoint"):  # past the config check
