@@ -27,6 +27,7 @@ def _centroid(mask):
     return (xs * mask).sum() / w, (ys * mask).sum() / w
 
 
+@pytest.mark.slow
 def test_same_seed_is_bitwise_identical_and_seed_matters():
     pid, idx = SG.persons("train")[:6], np.arange(6)
     a, ga, ha = SG.render_samples(pid, idx)

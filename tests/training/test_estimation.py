@@ -10,6 +10,7 @@ from tfredirect.training.estimation import (EstimatorConfig, build_estimator, ev
                                             synthgaze_test_batches, train_estimator)
 
 
+@pytest.mark.slow
 def test_estimator_error_falls_on_tiny_synthgaze(tmp_path):
     cfg = EstimatorConfig(out_dir=str(tmp_path / "est"), size=32, batch_size=32, steps=300, lr=2e-3, verbose=0)
     held_out = synthgaze_test_batches(32, count=128)
@@ -71,6 +72,7 @@ def test_load_estimator_names_the_file_and_what_is_wrong(tmp_path):
     assert load_estimator(good).image_size == 32
 
 
+@pytest.mark.slow
 def test_consistency_loss_uses_a_frozen_estimator(pair_batch):
     estimator = build_estimator(32, seed=3)
     frozen = [keras.ops.convert_to_numpy(v) for v in estimator.weights]

@@ -19,6 +19,7 @@ def _changed(before, variables):
     return sum(not np.array_equal(b, keras.ops.convert_to_numpy(v)) for b, v in zip(before, variables))
 
 
+@pytest.mark.slow
 def test_one_step_finite_losses_and_both_networks_update(pair_batch):
     gan = RedirectionGAN(preset("tiny"), seed=1, gan_schedule=GanSchedule(warmup=0))
     gan.compile()
@@ -58,6 +59,7 @@ def _smooth_pairs(n, size=32, seed=0):
     }
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_eight_pairs():
     keras.utils.set_random_seed(0)
     gan = RedirectionGAN(preset("tiny"), seed=0, gan_schedule=GanSchedule(warmup=100))
@@ -78,6 +80,7 @@ def _one_sgd_step(strategy, batch):
     return gan
 
 
+@pytest.mark.slow
 def test_mirrored_two_replicas_equals_one_replica(pair_batch):
     devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
     assert len(devices) == 2
@@ -90,6 +93,7 @@ def test_mirrored_two_replicas_equals_one_replica(pair_batch):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), atol=2e-5, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_mirrored_runs_train_steps_with_random_choices(pair_batch):
     devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
     strategy = tf.distribute.MirroredStrategy(devices)

@@ -16,6 +16,7 @@ def _cfg(out_dir, **kw):
     return TrainConfig(**base)
 
 
+@pytest.mark.slow
 def test_train_then_resume_continues_the_step_count(tmp_path):
     first = train(_cfg(tmp_path))
     assert (first["start_step"], first["step"]) == (0, 4)
@@ -65,6 +66,7 @@ def test_bad_config_is_rejected(tmp_path, kw, message):
         _cfg(tmp_path, **kw)
 
 
+@pytest.mark.slow
 def test_trains_on_a_real_layout_file_with_held_out_persons(tmp_path):
     from tfredirect.data.synthgaze import SynthGaze
     from tfredirect.training.data import split_index
@@ -80,6 +82,7 @@ def test_trains_on_a_real_layout_file_with_held_out_persons(tmp_path):
     assert summary["step"] == 2 and "sted data" in summary["data"]
 
 
+@pytest.mark.slow
 def test_auto_consistency_estimator_is_trained_once_and_reused(tmp_path):
     kw = dict(loss=LossConfig(consistency=5.0), consistency_estimator="auto",
               consistency_estimator_steps=4, steps=2, checkpoint_every=2)
@@ -118,6 +121,7 @@ def _reimplemented_step_flops(gan, batch_size=2):
     return profiling.count_flops(step, [img, ang, ang, img, ang, ang]) / batch_size
 
 
+@pytest.mark.slow
 def test_train_flops_count_the_real_train_step():
     from tfredirect.config import preset
     from tfredirect.training import loop
