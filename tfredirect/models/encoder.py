@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from tfredirect.models.layers import ResidualBlock
+from tfredirect.models.layers import ResidualBlock, build_conv_tower
 
 
 @keras.saving.register_keras_serializable(package="tfredirect")
@@ -24,13 +24,7 @@ class Encoder(keras.Model):
         self.fc = layers.Dense(self.face_dim)
 
     def build(self, input_shape=None):
-        shape = (None, self.image_size, self.image_size, 3)
-        self.stem.build(shape)
-        shape = self.stem.compute_output_shape(shape)
-        for stage in self.stages:
-            stage.build(shape)
-            shape = stage.compute_output_shape(shape)
-        self.fc.build((None, shape[1] * shape[2] * shape[3]))
+        self.fc.build((None, build_conv_tower(self.stem, self.stages, self.image_size)))
         self.built = True
 
     def call(self, images):

@@ -7,7 +7,7 @@ redirection-error protocol) and measure what augmentation does for a downstream 
 import keras
 from keras import layers
 
-from tfredirect.models.layers import ResidualBlock
+from tfredirect.models.layers import ResidualBlock, build_conv_tower
 
 
 @keras.saving.register_keras_serializable(package="tfredirect")
@@ -29,13 +29,7 @@ class GazeHeadEstimator(keras.Model):
         self.head_out = layers.Dense(2)
 
     def build(self, input_shape=None):
-        shape = (None, self.image_size, self.image_size, 3)
-        self.stem.build(shape)
-        shape = self.stem.compute_output_shape(shape)
-        for stage in self.stages:
-            stage.build(shape)
-            shape = stage.compute_output_shape(shape)
-        self.fc.build((None, shape[1] * shape[2] * shape[3]))
+        self.fc.build((None, build_conv_tower(self.stem, self.stages, self.image_size)))
         self.gaze_out.build((None, self.hidden))
         self.head_out.build((None, self.hidden))
         self.built = True

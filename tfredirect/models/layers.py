@@ -69,3 +69,15 @@ class ResidualBlock(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "scale": self.scale, "groups": self.groups}
+
+
+def build_conv_tower(stem, stages, image_size):
+    """Build a stem conv and its residual stages for square RGB inputs of `image_size`;
+    returns the flattened width of the last stage (the input of the following Dense)."""
+    shape = (None, image_size, image_size, 3)
+    stem.build(shape)
+    shape = stem.compute_output_shape(shape)
+    for stage in stages:
+        stage.build(shape)
+        shape = stage.compute_output_shape(shape)
+    return shape[1] * shape[2] * shape[3]
