@@ -41,6 +41,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
+from tfredirect import cli  # noqa: E402
 
 DATA = ("sted", "xgaze", "folder")
 KINDS = ("random", "mixed", "gaze", "head", "both")  # augmentation.KIND_CHOICES
@@ -209,7 +210,6 @@ def _run(out, protect):
 
 def main(argv):
     del argv
-    from tfredirect.data.index import tool_error_message
 
     out = output_path()
     try:
@@ -224,11 +224,7 @@ def main(argv):
               f"{augmentation.staging_path(out)}", file=sys.stderr)
         return 130
     except Exception as err:  # expected errors, and reader errors
-        message = tool_error_message(err, (ValueError, OSError, KeyError, RuntimeError))
-        if message is None:
-            raise
-        print(f"augment.py: error: {message}", file=sys.stderr)
-        return 1
+        return cli.error_exit("augment.py", err, (ValueError, OSError, KeyError, RuntimeError))
     resumed = f" (resumed after {info['resumed_from']} sources)" if info["resumed_from"] else ""
     print(f"wrote {info['written']} samples ({info['sources']} sources x {info['per_image']}, "
           f"{info['persons']} persons) to {info['out']} in the {layout} layout{resumed}")

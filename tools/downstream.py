@@ -32,6 +32,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
+from tfredirect import cli  # noqa: E402
 
 F = flags.FLAGS
 flags.DEFINE_string("model", None, "Trained redirector: a .keras, a tools/train.py run directory or checkpoint "
@@ -84,7 +85,6 @@ def _floats(name):
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    from tfredirect.data.index import tool_error_message
     from tfredirect.experiments import downstream
 
     try:
@@ -98,11 +98,7 @@ def main(argv):
             overwrite=F.overwrite, verbose=F.verbose)
         results = downstream.run(cfg, log=(lambda msg: print(msg, flush=True)) if F.verbose else (lambda msg: None))
     except Exception as err:  # expected errors, and reader errors wrapped by tf.data
-        message = tool_error_message(err)
-        if message is None:
-            raise
-        print(f"downstream.py: error: {message}", file=sys.stderr)
-        return 1
+        return cli.error_exit("downstream.py", err)
     print(downstream.format_table(results))
     print(f"total {results['seconds']:.0f} s")
     files = results["files"]

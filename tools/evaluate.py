@@ -19,6 +19,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
+from tfredirect import cli  # noqa: E402
 
 F = flags.FLAGS
 flags.DEFINE_string("model", None, "The redirector: a .keras file, a tools/train.py run directory, a checkpoint "
@@ -69,7 +70,6 @@ def _evaluate(model, judge):
 def main(argv):
     del argv
     from tfredirect import metrics
-    from tfredirect.data.index import tool_error_message
     from tfredirect.experiments import evaluation
     from tfredirect.serving.checkpoints import load_generator
 
@@ -89,11 +89,7 @@ def main(argv):
         print(evaluation.format_table(result))
         written = evaluation.write_report(F.out, result, rows, F.overwrite) if F.out else []
     except Exception as err:  # expected errors, and reader errors wrapped by tf.data
-        message = tool_error_message(err, (ValueError, OSError, KeyError))
-        if message is None:
-            raise
-        print(f"evaluate.py: error: {message}", file=sys.stderr)
-        return 1
+        return cli.error_exit("evaluate.py", err, (ValueError, OSError, KeyError))
     for path in written:
         what = f" ({len(rows)} rows: {evaluation.EXAMPLE_COLUMNS})" if path.endswith(".png") else ""
         print(f"wrote {path}{what}")

@@ -20,6 +20,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
+from tfredirect import cli  # noqa: E402
 
 F = flags.FLAGS
 flags.DEFINE_string("model", None, "The generator: a .keras file, a training run directory, a checkpoint prefix "
@@ -71,7 +72,6 @@ def representative_images(spec, source, size, count):
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    from tfredirect.data.index import tool_error_message
     from tfredirect.serving import export_lib, parity
     from tfredirect.serving.checkpoints import load_generator
 
@@ -92,11 +92,7 @@ def main(argv):
                                     source=os.path.abspath(F.model) if os.path.exists(F.model) else F.model,
                                     opset=F.opset, check=check, verbose=F.verbose)
     except Exception as err:  # expected errors, and reader errors wrapped by tf.data
-        message = tool_error_message(err, (ValueError, OSError, RuntimeError))
-        if message is None:
-            raise
-        print(f"export.py: error: {message}", file=sys.stderr)
-        return 1
+        return cli.error_exit("export.py", err, (ValueError, OSError, RuntimeError))
     print(f"exported {F.model} ({model.image_size}x{model.image_size}) to {F.out_dir}:")
     for name, path in written.items():
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs) \

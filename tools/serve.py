@@ -18,6 +18,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
+from tfredirect import cli  # noqa: E402
 
 F = flags.FLAGS
 flags.DEFINE_string("model", "synthgaze-64", "A shipped model's name, a redirector .keras file, a tools/train.py "
@@ -38,7 +39,6 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     import logging as std_logging
 
-    from tfredirect.data.index import tool_error_message
     from tfredirect.serving import web
 
     say = print if F.verbose >= 1 else (lambda *a, **k: None)
@@ -63,11 +63,7 @@ def main(argv):
                               persons=F.persons, num_threads=F.num_threads)
         server = web.make_server(page, F.host, F.port)
     except Exception as err:  # noqa: BLE001 - expected errors get one line, the rest their traceback
-        message = tool_error_message(err, (ValueError, OSError, KeyError))
-        if message is None:
-            raise
-        print(f"serve.py: error: {message}", file=sys.stderr)
-        return 1
+        return cli.error_exit("serve.py", err, (ValueError, OSError, KeyError))
     if F.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"serve.py: warning: listening on {F.host}: anyone who can reach it can use the page", file=sys.stderr)
     print(f"serving {F.model} ({F.backend}) at {web.url_of(server)}  (Ctrl-C stops)", flush=True)

@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
-from tfredirect import config_flags  # noqa: E402
+from tfredirect import cli, config_flags  # noqa: E402
 
 F = flags.FLAGS
 config_flags.define_train_flags(F, module_name=sys.argv[0])  # listed by --helpshort
@@ -27,7 +27,6 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     import tensorflow as tf
 
-    from tfredirect.data.index import tool_error_message
     from tfredirect.training.loop import train
 
     tf.get_logger().setLevel("ERROR")
@@ -42,11 +41,7 @@ def main(argv):
               "(same flags)", file=sys.stderr)
         return 130
     except Exception as err:  # expected errors, and reader errors wrapped by tf.data
-        message = tool_error_message(err)
-        if message is None:
-            raise
-        print(f"train.py: error: {message}", file=sys.stderr)
-        return 1
+        return cli.error_exit("train.py", err)
     if "outputs" not in summary:  # a non-chief worker: the chief writes and reports the run
         print(f"\nworker done at step {summary['step']}; the chief wrote the outputs in {cfg.out_dir}")
         return 0

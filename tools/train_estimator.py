@@ -11,6 +11,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
+from tfredirect import cli  # noqa: E402
 
 F = flags.FLAGS
 flags.DEFINE_enum("data", "synthgaze", ["synthgaze", "xgaze", "sted", "folder"], "Training data source.")
@@ -32,7 +33,6 @@ flags.register_validator("max_gaze_deg", lambda v: 0 <= v < 90, message="expecte
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    from tfredirect.data.index import tool_error_message
     from tfredirect.training.estimation import EstimatorConfig, train_estimator
 
     try:
@@ -41,11 +41,7 @@ def main(argv):
                               max_gaze_deg=F.max_gaze_deg, overwrite=F.overwrite, verbose=F.verbose)
         summary = train_estimator(cfg)
     except Exception as err:  # expected errors, and reader errors wrapped by tf.data
-        message = tool_error_message(err)
-        if message is None:
-            raise
-        print(f"train_estimator.py: error: {message}", file=sys.stderr)
-        return 1
+        return cli.error_exit("train_estimator.py", err)
     print(f"trained {summary['steps']} steps in {summary['seconds']} s on {summary['data']}")
     if "test_gaze_error_deg" in summary:
         print(f"SynthGaze test persons (full range): gaze error {summary['test_gaze_error_deg']:.2f} deg, "
