@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tfredirect import fileio
-from tfredirect.progress import Progress
+from tfredirect.progress import Progress, keras_verbosity
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path):
@@ -66,3 +66,14 @@ def test_progress_silent_and_stopped():
     assert out.getvalue().strip() == out.getvalue().strip().splitlines()[0]
     assert out.getvalue().rstrip().endswith("(stopped)")
     assert "2/5" in out.getvalue()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_keras_bar_only_on_a_terminal():
+    assert keras_verbosity(1, _Terminal()) == 1
+    assert keras_verbosity(1, io.StringIO()) == 2  # a log file gets one line per epoch, no \r
+    assert keras_verbosity(0, io.StringIO()) == 0 and keras_verbosity(2, _Terminal()) == 2

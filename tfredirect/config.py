@@ -291,7 +291,8 @@ class TrainConfig:
                           "--verbose may differ from its config.json (the old one is kept as config-<step>.json).")
     overwrite: bool = _field(False, "Replace an existing run in --out_dir, its auto consistency estimator included "
                              "(nothing is removed before the new run's settings and data are checked).")
-    verbose: int = _field(1, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.", min=0, max=2)
+    verbose: int = _field(1, "Keras verbosity: 0 silent, 1 progress bar (one line per epoch when the output is "
+                          "not a terminal), 2 one line per epoch.", min=0, max=2)
     # Cosine schedule pieces [start, end], filled by train(): one per run, plus one per
     # resume that extended --steps (see loop.PiecewiseCosine). Not a flag.
     lr_segments: list = dataclasses.field(default_factory=list, metadata={"flag": False})

@@ -67,3 +67,12 @@ class Progress:
             self.stream.flush()
         elif self._printed != self.count or not ok:
             print(self.text() + end, file=self.stream, flush=True)
+
+
+def keras_verbosity(verbose, stream=None):
+    """Keras' `fit` verbosity for a tool's `--verbose`: its live bar (1) only on a terminal,
+    one line per epoch (2) when the output goes to a file or a pipe."""
+    stream = stream if stream is not None else sys.stdout
+    if int(verbose) == 1 and not getattr(stream, "isatty", lambda: False)():
+        return 2
+    return int(verbose)

@@ -15,6 +15,7 @@ from tfredirect import geometry, imaging
 from tfredirect.fileio import write_atomic, write_json_atomic
 from tfredirect.models.estimator import GazeHeadEstimator
 from tfredirect.models.keras_file import load_keras_model
+from tfredirect.progress import keras_verbosity
 
 ESTIMATOR_CHANNELS = {32: (32, 64, 128), 64: (32, 64, 128, 128), 128: (32, 64, 128, 128, 128)}
 
@@ -131,7 +132,8 @@ def train_estimator(cfg, batches=None, eval_batches=None):
     model = compile_estimator(build_estimator(cfg.size, cfg.seed), cfg.lr, cfg.steps)
     data = (batches if batches is not None else training_batches(cfg)).map(to_xy).prefetch(2)
     epochs = max(1, cfg.steps // 500)
-    hist = model.fit(data, steps_per_epoch=cfg.steps // epochs, epochs=epochs, verbose=cfg.verbose, shuffle=False)
+    hist = model.fit(data, steps_per_epoch=cfg.steps // epochs, epochs=epochs, verbose=keras_verbosity(cfg.verbose),
+                     shuffle=False)
     if eval_batches is None and cfg.data == "synthgaze":
         eval_batches = synthgaze_test_batches(cfg.size, seed=cfg.seed)
     summary = {

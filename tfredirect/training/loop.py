@@ -37,6 +37,7 @@ from tfredirect.training.callbacks import CheckpointEveryEpoch, ImageGrid, StopA
 from tfredirect.training.data import build_data
 from tfredirect.models.redirector import Redirector
 from tfredirect.training.gan import RedirectionGAN
+from tfredirect.progress import keras_verbosity
 
 OUTPUTS = ("config.json", "checkpoints", "logs", "redirector.keras", "sweep.png", "summary.json",
            "consistency_estimator")
@@ -381,7 +382,7 @@ def train(cfg):
             validation_steps=cfg.val_batches,
             callbacks=callbacks,
             shuffle=False,
-            verbose=cfg.verbose,
+            verbose=keras_verbosity(cfg.verbose),
         )
         final = {k: _finite_or_none(v[-1]) for k, v in history.history.items()}
     else:  # a resume of a run killed while writing its outputs: validate, then write them
