@@ -51,6 +51,11 @@ def test_progress_lines_without_carriage_returns():
     with Progress(10, "render", verbose=2, stream=out, every_s=100.0) as p:
         p.update(10)
     assert out.getvalue().count("10/10") == 1  # the final line, printed once by close()
+    out = io.StringIO()
+    with Progress(2, "step", verbose=2, stream=out, every_s=0.0) as p:
+        p.update(2)
+        p.desc = "total"  # a caller that renames the line for its summary gets it printed
+    assert [line.split(":")[0] for line in out.getvalue().splitlines()] == ["step", "total"]
 
 
 def test_progress_silent_and_stopped():

@@ -19,7 +19,7 @@ class Progress:
         self.count = 0
         self._start = time.monotonic()
         self._last = self._start
-        self._printed = None  # the count of the last plain line, so close() does not repeat it
+        self._printed = None  # (desc, count) of the last plain line, so close() does not repeat it
         self._bar = self.verbose == 1 and getattr(self.stream, "isatty", lambda: False)()
         self._closed = False
 
@@ -52,7 +52,7 @@ class Progress:
             self.stream.flush()
         elif now - self._last >= self.every_s:
             self._last = now
-            self._printed = self.count
+            self._printed = (self.desc, self.count)
             print(self.text(), file=self.stream, flush=True)
 
     def close(self, ok=True):
@@ -65,7 +65,7 @@ class Progress:
         if self._bar:
             self.stream.write("\r" + self.text() + end + "\n")
             self.stream.flush()
-        elif self._printed != self.count or not ok:
+        elif self._printed != (self.desc, self.count) or not ok:
             print(self.text() + end, file=self.stream, flush=True)
 
 
