@@ -229,8 +229,7 @@ STRATEGIES = ("default", "one_device", "mirrored", "multiworker")
 DATA_SOURCES = ("synthgaze", "xgaze", "sted", "folder")
 # Fields that moved out of `loss` (config.json of older runs): name there -> (section, name)
 _MOVED_FROM_LOSS = {"gan_start": ("gan", "start"), "gan_warmup": ("gan", "warmup"),
-                    "gaze_prob": ("swap", "gaze_prob"), "id_swap_prob": ("swap", "id_swap_prob"),
-                    "both_prob": ("swap", "both_prob")}
+                    "gaze_prob": ("swap", "gaze_prob"), "id_swap_prob": ("swap", "id_swap_prob")}
 
 
 def migrate(d):
@@ -355,9 +354,6 @@ TRAIN_PRESETS = {
     # (consistency loss), which makes the eyes follow the target gaze instead of the head
     "demo": {"preset": "demo", "batch_size": 16, "steps": 3000, "checkpoint_every": 500, "g_lr": 1.5e-3,
              "d_lr": 2e-4, "gan": {"start": 1500, "warmup": 1000}, "loss": {"consistency": 30.0},
-             # half the pairs rotate and swap both features: at 3,000 steps judged gaze error 13.5 -> 10.8
-             # deg, head 5.4 -> 2.3 deg, PSNR 22.0 -> 22.2 dB (README, ablation)
-             "swap": {"both_prob": 0.5},
              "consistency_estimator": "auto", "out_dir": "runs/demo"},
     # the field's usual 128x128 input, meant for GPUs (e.g. --strategy=mirrored)
     "base": {"preset": "base", "batch_size": 64, "steps": 100000, "checkpoint_every": 1000, "g_lr": 2e-4,
