@@ -14,6 +14,12 @@ def refuse_existing(path, overwrite, flag="--overwrite"):
         raise FileExistsError(f"{path} exists; pass {flag} to replace it")
 
 
+def is_within(path, folder):
+    """True when `path` is `folder` or lies under it, links and relative parts resolved."""
+    path, folder = (os.path.realpath(os.path.abspath(os.fspath(p))) for p in (path, folder))
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def temp_path(path):
     """A temporary name in `path`'s folder that keeps its extension (Keras and numpy check it)."""
     folder, name = os.path.split(os.fspath(path))

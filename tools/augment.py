@@ -91,18 +91,8 @@ def parse_range(values, name):
     return r
 
 
-def _range_validator(name):
-    def check(values):
-        try:
-            parse_range(values, name)
-        except ValueError as err:
-            raise flags.ValidationError(str(err)) from None
-        return True
-    return check
-
-
 for _name in ("gaze_range_deg", "head_range_deg"):
-    flags.register_validator(_name, _range_validator(_name))
+    cli.check_flag(_name, parse_range)
 flags.register_multi_flags_validator(["judge", "max_judged_error_deg"],
                                      lambda f: f["max_judged_error_deg"] is None or bool(f["judge"]),
                                      message="--max_judged_error_deg needs --judge")

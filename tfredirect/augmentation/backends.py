@@ -49,20 +49,14 @@ class KerasBackend:
     name = "keras"
 
     def __init__(self, model, source=None):
-        import tensorflow as tf
+        from tfredirect.serving.runners import KerasRunner
 
         self.model, self.image_size, self.source = model, model.image_size, source
-        s = model.image_size
-        spec = [tf.TensorSpec((None, s, s, 3), tf.uint8)] + [tf.TensorSpec((None, 2), tf.float32)] * 4
-        self._fn = tf.function(
-            lambda x, sg, sh, tg, th: model.redirect(x, target_gaze=tg, target_head=th, source_gaze=sg,
-                                                     source_head=sh),
-            input_signature=spec, reduce_retracing=True)
+        self.runner = KerasRunner(model)
         self.identity = "keras:" + fingerprint(np.asarray(w.numpy()) for w in model.weights)
 
     def __call__(self, images, src_gaze, src_head, tgt_gaze, tgt_head, kinds=None):
-        return np.asarray(self._fn(images, np.asarray(src_gaze, np.float32), np.asarray(src_head, np.float32),
-                                   np.asarray(tgt_gaze, np.float32), np.asarray(tgt_head, np.float32)))
+        return self.runner.redirect(images, tgt_gaze, tgt_head, source_gaze=src_gaze, source_head=src_head)
 
 
 class LiteBackend:

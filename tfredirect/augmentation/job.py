@@ -16,6 +16,7 @@ import shutil
 
 import numpy as np
 
+from tfredirect import fileio
 from tfredirect.augmentation import gate, outputs, staging
 from tfredirect.augmentation.targets import sampler_parameters
 
@@ -48,10 +49,6 @@ def _real(path):
     return os.path.realpath(os.path.abspath(os.fspath(path)))
 
 
-def _within(child, parent):
-    return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
-
-
 def input_files(index):
     """The files an index reads pixels from (h5 files or images)."""
     return sorted({loc[0] if isinstance(loc, tuple) else loc for loc in index.locations})
@@ -64,7 +61,7 @@ def check_output_path(out, inputs=(), input_dirs=()):
     targets = {os.fspath(out): _real(out), staging.staging_path(out): _real(staging.staging_path(out))}
     for name, t in targets.items():
         for d in input_dirs:
-            if _within(t, _real(d)):
+            if fileio.is_within(t, d):
                 raise ValueError(f"--out {out}: {name} is inside the input folder {d}; "
                                  "write the augmented data somewhere else (the input is never written)")
         for f in inputs:
@@ -72,7 +69,7 @@ def check_output_path(out, inputs=(), input_dirs=()):
             if t == rf:
                 raise ValueError(f"--out {out}: {name} is the input file {f}; "
                                  "write the augmented data somewhere else (the input is never written)")
-            if _within(rf, t):
+            if fileio.is_within(rf, t):
                 raise ValueError(f"--out {out}: {name} is a folder holding the input file {f}; "
                                  "write the augmented data somewhere else (the input is never written)")
 

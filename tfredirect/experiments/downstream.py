@@ -107,7 +107,7 @@ class DownstreamConfig:
         if not (math.isfinite(self.max_judged_error_deg) and self.max_judged_error_deg >= 0):
             raise ValueError(f"max_judged_error_deg must be a finite angle >= 0 degrees, got "
                              f"{self.max_judged_error_deg}")
-        if self.judge and any(_within(self.judge, p) for p in output_paths(self.out_dir)):
+        if self.judge and any(fileio.is_within(self.judge, p) for p in output_paths(self.out_dir)):
             raise ValueError(f"judge {self.judge} is an output of this experiment; the gate needs an independent "
                              "estimator (tools/train_estimator.py)")
         if self.gaze_range_deg is None:
@@ -319,11 +319,6 @@ def output_paths(out_dir):
     for arm in ARMS:
         names += [arm.name, f"{arm.name}.h5", f"{arm.name}.h5.partial"]
     return [os.path.join(out_dir, n) for n in names]
-
-
-def _within(path, parent):
-    path, parent = (os.path.realpath(os.path.abspath(p)) for p in (path, parent))
-    return path == parent or path.startswith(parent.rstrip(os.sep) + os.sep)
 
 
 def check_outputs(cfg):

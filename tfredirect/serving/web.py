@@ -34,6 +34,8 @@ import time
 import cv2
 import numpy as np
 
+from tfredirect.serving.runners import KerasRunner
+
 BACKENDS = ("keras", "tflite")
 SYNTH_SEED = 0  # the SynthGaze seed the shipped model and tools/train.py use: its test persons are unseen
 SYNTH_SAMPLE = 0  # the sample of each test person shown as input
@@ -49,35 +51,6 @@ class RequestError(ValueError):
     def __init__(self, message, status=400):
         super().__init__(message)
         self.status = status
-
-
-class KerasRunner:
-    """A Keras Redirector behind compiled `redirect`/`estimate` calls (a traced tf.function
-    runs a 64x64 redirection about 4x faster than an eager call), uint8 in and out."""
-
-    def __init__(self, model):
-        import tensorflow as tf
-
-        self.model = model
-        self.image_size = model.image_size
-        s = self.image_size
-        image = tf.TensorSpec((None, s, s, 3), tf.uint8)
-        angle = tf.TensorSpec((None, 2), tf.float32)
-        self._labeled = tf.function(lambda x, g0, h0, g, h: model.redirect(x, g, h, g0, h0),
-                                    input_signature=[image, angle, angle, angle, angle])
-        self._estimated = tf.function(lambda x, g, h: model.redirect(x, g, h), input_signature=[image, angle, angle])
-        self._estimate = tf.function(model.estimate, input_signature=[image])
-
-    def redirect(self, images, target_gaze, target_head, source_gaze=None, source_head=None):
-        f32 = lambda v: np.asarray(v, np.float32)
-        if source_gaze is None or source_head is None:
-            return np.asarray(self._estimated(images, f32(target_gaze), f32(target_head)))
-        return np.asarray(self._labeled(images, f32(source_gaze), f32(source_head), f32(target_gaze),
-                                        f32(target_head)))
-
-    def estimate(self, images):
-        gaze, head = self._estimate(images)
-        return np.asarray(gaze), np.asarray(head)
 
 
 def tflite_runner(model, num_threads=2):
