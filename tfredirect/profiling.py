@@ -5,22 +5,23 @@ import time
 import tensorflow as tf
 
 
-def count_flops(fn, input_signature):
-    """Float operations of one call of `fn` traced with `input_signature` (TF profiler).
+def profile_flops(graph, cmd="op"):
+    """The TF profiler's float-operation tree of `graph` (`cmd` "op" or "scope"); a
+    multiply-add counts as two operations, as in the usual GFLOP figures."""
+    options = tf.compat.v1.profiler.ProfileOptionBuilder(
+        tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    ).with_empty_output().build()
+    return tf.compat.v1.profiler.profile(graph=graph, run_meta=tf.compat.v1.RunMetadata(), cmd=cmd, options=options)
 
-    A multiply-add counts as two operations, as in the usual GFLOP figures.
-    """
+
+def count_flops(fn, input_signature):
+    """Float operations of one call of `fn` traced with `input_signature` (TF profiler)."""
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
     )
 
     concrete = tf.function(fn).get_concrete_function(*input_signature)
-    frozen = convert_variables_to_constants_v2(concrete)
-    opts = tf.compat.v1.profiler.ProfileOptionBuilder(
-        tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    ).with_empty_output().build()
-    info = tf.compat.v1.profiler.profile(graph=frozen.graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=opts)
-    return int(info.total_float_ops)
+    return int(profile_flops(convert_variables_to_constants_v2(concrete).graph).total_float_ops)
 
 
 def redirector_flops(model):

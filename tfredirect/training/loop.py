@@ -252,10 +252,7 @@ def train_step_flops(gan, batch_size=2):
     spec = {k: tf.TensorSpec((batch_size, s, s, 3) if k.startswith("image") else (batch_size, 2),
                              tf.uint8 if k.startswith("image") else tf.float32) for k in PAIR_KEYS}
     graph = tf.function(copy.train_step).get_concrete_function(spec).graph
-    options = tf.compat.v1.profiler.ProfileOptionBuilder(
-        tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()).with_empty_output().build()
-    root = tf.compat.v1.profiler.profile(graph=graph, run_meta=tf.compat.v1.RunMetadata(), cmd="scope",
-                                         options=options)
+    root = profiling.profile_flops(graph, cmd="scope")
     parts = {}
 
     def add(node):
