@@ -89,3 +89,33 @@ def test_estimator_judge_reads_and_scores_images():
     g_err, h_err = judge.errors(images, np.zeros((3, 2)), np.array([[0.0, -0.2], [0.0, 0.0], [0.0, 0.1]]))
     np.testing.assert_allclose(g_err, [math.degrees(0.1)] * 3, atol=2e-2)
     np.testing.assert_allclose(h_err, [0.0, math.degrees(0.2), math.degrees(0.3)], atol=2e-2)
+
+
+def _eyes(iris_x):
+    """A 24x24 grey face with two 8x4 white eye openings (the mask) and a dark 2x2 iris at
+    column iris_x[k] of eye k; returns (uint8 image, coverage mask)."""
+    image = np.full((24, 24, 3), 120, np.uint8)
+    mask = np.zeros((24, 24), np.float32)
+    for left, x in zip((2, 14), iris_x):
+        image[10:14, left:left + 8] = 230
+        mask[10:14, left:left + 8] = 1.0
+        image[11:13, left + x:left + x + 2] = 20
+    return image, mask
+
+
+def test_eye_metrics_hand_computed_values():
+    truth, mask = _eyes((3, 3))
+    moved, _ = _eyes((5, 1))  # irises 2 px right in one eye, 2 px left in the other
+    out = metrics.eye_metrics(np.stack([truth, moved]), np.stack([truth, truth]), np.stack([mask, mask]))
+    np.testing.assert_allclose(out["iris_error_px"], [0.0, 2.0], atol=1e-6)
+    assert out["eye_psnr"][0] == pytest.approx(metrics.MAX_PSNR_DB)
+    # 16 of the 64 eye pixels differ by 210 grey levels in all channels
+    assert out["eye_psnr"][1] == pytest.approx(10 * np.log10(255.0**2 / (16 / 64 * 210.0**2)), rel=1e-9)
+
+
+def test_eye_metrics_are_nan_without_eyes_and_ignore_specks():
+    truth, mask = _eyes((3, 3))
+    speck = np.zeros_like(mask)
+    speck[0, 0] = 1.0  # one pixel is below min_pixels: not an eye
+    out = metrics.eye_metrics(np.stack([truth, truth]), np.stack([truth, truth]), np.stack([speck, mask * 0.4]))
+    assert np.all(np.isnan(out["iris_error_px"])) and np.all(np.isnan(out["eye_psnr"]))

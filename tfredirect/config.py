@@ -156,8 +156,8 @@ class LossConfig(_Section):
     # as ST-ED does with its gaze network
     feature: float = _weight(0.0, "Weight of matching the frozen estimator's stage features and judged angles "
                                   "between output and real target image (needs --consistency_estimator).")
-    eye: float = _weight(0.0, "Weight of the L1 reconstruction inside the fixed eye-region map "
-                              "(synthgaze.eye_region_map).")
+    eye: float = _weight(0.0, "Weight of the L1 reconstruction inside the eye region (TrainConfig.eye_region: the "
+                              "fixed synthgaze.eye_region_map or each image's rendered eyes).")
     flow_smooth: float = _weight(0.0, "Warp decoder: weight of the coarse flow's total variation.")
 
 
@@ -261,6 +261,9 @@ class TrainConfig:
     synth_nuisance: str = _field("person", "SynthGaze light and background: shared within a person (small jitter) "
                                  "or per image.", choices=("person", "image"))
     min_angle_deg: float = _field(0.0, "Real data: minimum gaze or head difference within a pair (degrees).", min=0.0)
+    eye_region: str = _field("fixed", "Where --w_eye weighs the L1: fixed (one eye-region map in normalized face "
+                             "coordinates, any data) or rendered (SynthGaze: each image's own rendered eye openings "
+                             "and their rim).", choices=("fixed", "rendered"))
     batch_size: int = _field(16, "Global batch size in pairs (split across replicas).", min=1)
     steps: int = _field(3000, "Total training steps (generator updates). --resume may raise it: the cosine schedule "
                         "then decays from the rate reached at the resumed step to its floor at the new --steps.", min=1)
@@ -307,6 +310,8 @@ class TrainConfig:
             raise ValueError(
                 f"steps ({self.steps}) must be a multiple of checkpoint_every ({self.checkpoint_every})"
             )
+        if self.eye_region == "rendered" and self.data != "synthgaze":
+            raise ValueError(f"--eye_region=rendered needs rendered eye masks (--data=synthgaze), not --data={self.data}")
         if self.resume and self.overwrite:
             raise ValueError("--resume and --overwrite exclude each other")
 

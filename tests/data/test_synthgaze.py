@@ -3,6 +3,7 @@ import math
 import h5py
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfredirect.data import synthgaze
 from tfredirect.data.synthgaze import SynthGaze, render
@@ -213,3 +214,18 @@ def test_rgb_channel_order_from_known_background():
 def test_invalid_arguments_raise_value_error_naming_the_argument(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_pairs_carry_each_images_rendered_eye_masks():
+    synth = SynthGaze(size=32, seed=0)
+    batch = next(iter(synth.pairs("train", 4, seed=2, eye_masks=True)))
+    assert batch["eye_a"].shape == (4, 32, 32) and batch["eye_a"].dtype == tf.float32
+    plain = next(iter(synth.pairs("train", 4, seed=2)))
+    assert "eye_a" not in plain
+    np.testing.assert_array_equal(plain["image_a"], batch["image_a"])  # same pairs, masks added
+    rng = np.random.default_rng([0, 2, 0, 0])
+    pid, a, b = synth.pair_keys("train", 4, rng)
+    masks = synth.render_samples(np.concatenate([pid, pid]), np.concatenate([a, b]), return_masks=True)[3]["eye"]
+    np.testing.assert_array_equal(batch["eye_a"].numpy(), masks[:4])
+    np.testing.assert_array_equal(batch["eye_b"].numpy(), masks[4:])
+    assert float(tf.reduce_sum(batch["eye_a"])) > 4.0  # the eyes are visible in most faces

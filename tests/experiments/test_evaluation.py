@@ -105,13 +105,18 @@ def test_synthgaze_protocol_on_a_perfect_redirector_gives_exact_renders():
 
     def tracking():
         for b in batches:
-            renderer.reference = lambda g, h, b=b: reference_fn(b, "both", g, h)
+            renderer.reference = lambda g, h, b=b: reference_fn(b, "both", g, h)["image"]
             seen.append(b)
             yield b
 
     result, _ = evaluation.evaluate_pairs(renderer, tracking(), reference_fn=reference_fn)
     assert result["pairs"] == 4 and "judge_floor" not in result
-    assert all(result["redirection"][m]["psnr"] == pytest.approx(100.0) for m in evaluation.MODES)
+    for m in evaluation.MODES:
+        r = result["redirection"][m]
+        assert r["psnr"] == pytest.approx(100.0) and r["eye_psnr"] == pytest.approx(100.0)
+        assert r["iris_error_px"] == pytest.approx(0.0, abs=1e-9)
+    # the unredirected source's irises are off wherever the gaze changed
+    assert result["redirection"]["gaze"]["source_iris_error_px"] > 0.3
     b = seen[0]
     assert len(set(b["person"])) == 2
     gaze, head = synth.labels(b["person"], b["index_a"])

@@ -289,3 +289,27 @@ def test_bfloat16_training_step_keeps_angles_and_losses_float32(pair_batch):
     high = np.asarray(copy.redirect(images, target_gaze=np.zeros((2, 2), "float32")), np.float32)
     assert np.abs(low - high).mean() < 4.0  # uint8 levels
     assert float32_generator(copy) is copy
+
+
+def test_eye_term_weighs_each_images_rendered_eyes():
+    """With eye masks in the batch the eye term is the L1 over each image's own (dilated) eye
+    pixels; without them, over the fixed map."""
+    from tfredirect import losses
+
+    gan = RedirectionGAN(preset("tiny"), LossConfig(eye=1.0), seed=0)
+    x = tf.random.stateless_uniform((2, 32, 32, 3), seed=(1, 2), minval=-1.0, maxval=1.0)
+    x_hat = tf.zeros_like(x)
+    mask = np.zeros((2, 32, 32), np.float32)
+    mask[0, 10, 10] = 1.0  # one pixel: dilated to the 3x3 block around it
+    mask[1, 20:22, 5:7] = 1.0
+    eye = gan._rendered_eyes({"eye_a": mask[:1], "eye_b": mask[1:]})
+    assert eye.shape == (2, 32, 32) and float(tf.reduce_sum(eye[0])) == 9.0 and float(tf.reduce_sum(eye[1])) == 16.0
+    terms = gan._generator_terms({"x": x, "x_hat": x_hat, "eye": eye, "features": gan.generator.encode(x),
+                                  "gaze": tf.zeros((2, 2)), "head": tf.zeros((2, 2))})
+    want = [np.abs(np.asarray(x)[0, 9:12, 9:12]).mean(), np.abs(np.asarray(x)[1, 19:23, 4:8]).mean()]
+    np.testing.assert_allclose(np.asarray(terms["eye"]), want, rtol=1e-5)
+    fixed = gan._generator_terms({"x": x, "x_hat": x_hat, "eye": None, "features": gan.generator.encode(x),
+                                  "gaze": tf.zeros((2, 2)), "head": tf.zeros((2, 2))})
+    np.testing.assert_allclose(np.asarray(fixed["eye"]), np.asarray(losses.eye_reconstruction(x_hat, x, gan.eye_map)),
+                               rtol=1e-6)
+    assert gan._rendered_eyes({}) is None

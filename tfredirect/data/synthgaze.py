@@ -253,14 +253,16 @@ class SynthGaze:
             return out[0], gaze, head, out[1]
         return out, gaze, head
 
-    def render_target(self, person_ids, sample_indices, gaze=None, head=None):
+    def render_target(self, person_ids, sample_indices, gaze=None, head=None, return_masks=False):
         """The exact image of each sample's identity and nuisance at new labels (None keeps
-        the sample's own) - the ground truth of a redirection."""
+        the sample's own) - the ground truth of a redirection; with `return_masks` also its
+        masks (as `render`)."""
         pid, idx = self._keys(person_ids, sample_indices)
         own_gaze, own_head = self.labels(pid, idx)
         gaze = own_gaze if gaze is None else check_label_range(gaze, "gaze", GAZE_RANGE)
         head = own_head if head is None else check_label_range(head, "head", HEAD_RANGE)
-        return render(self.identity(pid), gaze, head, self.nuisance_params(pid, idx), self.size, self.supersample)
+        return render(self.identity(pid), gaze, head, self.nuisance_params(pid, idx), self.size, self.supersample,
+                      return_masks)
 
     # ------------------------------------------------------------------ tf.data views
     def _sample_signature(self):
@@ -352,17 +354,22 @@ class SynthGaze:
                 raise ValueError(f"could not find pairs differing by min_angle_deg={min_angle_deg}")
         return pid, a, b
 
-    def pair_batch(self, pid, a, b):
-        """A batch of pair records (dict of NumPy arrays) for given keys."""
-        images, gaze, head = self.render_samples(np.concatenate([pid, pid]), np.concatenate([a, b]))
+    def pair_batch(self, pid, a, b, eye_masks=False):
+        """A batch of pair records (dict of NumPy arrays) for given keys; `eye_masks` adds
+        each image's visible-eyeball coverage (N, S, S) float32 as `eye_a`, `eye_b`."""
+        out = self.render_samples(np.concatenate([pid, pid]), np.concatenate([a, b]), return_masks=eye_masks)
+        images, gaze, head = out[:3]
         n = len(pid)
-        return {
+        batch = {
             "image_a": images[:n], "gaze_a": gaze[:n], "head_a": head[:n],
             "image_b": images[n:], "gaze_b": gaze[n:], "head_b": head[n:],
         }
+        if eye_masks:
+            batch.update(eye_a=out[3]["eye"][:n], eye_b=out[3]["eye"][n:])
+        return batch
 
     def pairs(self, split, batch_size, seed=0, infinite=True, fresh=True, min_angle_deg=0.0, num_batches=None,
-              start=0, shards=1, shard_ids=None):
+              start=0, shards=1, shard_ids=None, eye_masks=False):
         """tf.data.Dataset of batched same-person pair records (PAIR_KEYS).
 
         Global batch k (k = start, start + 1, ...) of `batch_size` pairs has keys drawn by a
@@ -372,6 +379,7 @@ class SynthGaze:
         into this many equal consecutive parts of batch_size / shards pairs, and the stream
         yields, per global batch, the parts in `shard_ids` (default all), rendering only
         those: input pipelines of a multi-worker job each render their own share.
+        eye_masks: records also carry `eye_a`, `eye_b` (see `pair_batch`).
         """
         batch_size = _positive_int("batch_size", batch_size)
         shards = _positive_int("shards", shards)
@@ -393,13 +401,15 @@ class SynthGaze:
                 pid, a, b = self.pair_keys(split, batch_size, rng, fresh, min_angle_deg)
                 for j in shard_ids:
                     cut = slice(j * part, (j + 1) * part)
-                    yield self.pair_batch(pid[cut], a[cut], b[cut])
+                    yield self.pair_batch(pid[cut], a[cut], b[cut], eye_masks)
                 k += 1
 
         s = self.size
         img = tf.TensorSpec((part, s, s, 3), tf.uint8)
         ang = tf.TensorSpec((part, 2), tf.float32)
         sig = {"image_a": img, "gaze_a": ang, "head_a": ang, "image_b": img, "gaze_b": ang, "head_b": ang}
+        if eye_masks:
+            sig.update(eye_a=tf.TensorSpec((part, s, s), tf.float32), eye_b=tf.TensorSpec((part, s, s), tf.float32))
         return tf.data.Dataset.from_generator(gen, output_signature=sig).prefetch(2)
 
     # ------------------------------------------------------------------ export

@@ -10,7 +10,12 @@ only, and both. Reported per way:
   the judge's own bias cancels);
 - pixel metrics (L1 in [0, 1] units, PSNR, SSIM) against a reference: on SynthGaze the exact
   render of a's identity and nuisance at the target labels, for every way; on real data
-  image b, for "both" only (it also differs in lighting and expression, so it is a loose bound).
+  image b, for "both" only (it also differs in lighting and expression, so it is a loose bound);
+- on SynthGaze, judge-free eye metrics from the exact render's eye masks: PSNR over the eyes
+  and the distance between the iris centroids of output and render (`metrics.eye_metrics`),
+  with the same distance for the unredirected source as the scale (how far the irises
+  should move). A generator that pleases the judge with eyes no person would accept (dark
+  slits, smeared irises) shows here.
 The judge's error on the unredirected source images is reported as the floor, and the
 redirector's auxiliary heads' errors on the sources as well.
 """
@@ -41,7 +46,11 @@ class _Accumulator:
         self.values = {}
 
     def add(self, key, values):
-        self.values.setdefault(key, []).append(np.asarray(values, np.float64).reshape(-1))
+        """Add per-sample values; NaN marks a sample the metric does not apply to."""
+        values = np.asarray(values, np.float64).reshape(-1)
+        values = values[~np.isnan(values)]
+        if len(values):
+            self.values.setdefault(key, []).append(values)
 
     def mean(self, key):
         return float(np.mean(np.concatenate(self.values[key])))
@@ -56,7 +65,8 @@ def evaluate_pairs(redirector, batches, judge=None, reference_fn=None, examples=
 
     `redirector` has `redirect(images, target_gaze, target_head, source_gaze, source_head)`
     (uint8 in and out) and `estimate(images)`; `judge(images) -> (gaze, head)`;
-    `reference_fn(batch, mode, gaze, head)` returns the reference images for a way or None;
+    `reference_fn(batch, mode, gaze, head)` returns the reference images for a way, or a dict
+    with them as "image" and their eye coverage masks (N, H, W) as "eye", or None;
     `progress.update(n)` is called with each batch's pair count.
     Returns (result dict, example rows: [source, gaze-only, head-only, both, reference]).
     """
@@ -89,10 +99,17 @@ def evaluate_pairs(redirector, batches, judge=None, reference_fn=None, examples=
                 if mode == "head":
                     acc.add(f"{mode}/judged_gaze_shift_deg", metrics.angular_error_deg(got_g, judged_src[0]))
             reference = reference_fn(batch, mode, want_g, want_h) if reference_fn else None
+            eye = None
+            if isinstance(reference, dict):
+                reference, eye = reference["image"], reference.get("eye")
             if reference is not None:
                 outputs[f"{mode}_reference"] = reference
                 for key, value in metrics.pixel_metrics(pred, reference).items():
                     acc.add(f"{mode}/{key}", value)
+            if eye is not None:
+                for key, value in metrics.eye_metrics(pred, reference, eye).items():
+                    acc.add(f"{mode}/{key}", value)
+                acc.add(f"{mode}/source_iris_error_px", metrics.eye_metrics(images, reference, eye)["iris_error_px"])
         for i in range(min(examples - len(rows), len(images))):
             ref = outputs.get("both_reference", batch["image_b"])
             rows.append([images[i]] + [outputs[m][i] for m in MODES] + [ref[i]])
@@ -131,7 +148,8 @@ def synthgaze_batches(synth, split="test", num_persons=32, pairs_per_person=4, s
                    "gaze_b": gaze_b, "head_b": head_b, "person": pid[sl], "index_a": src[sl]}
 
     def reference_fn(batch, mode, gaze, head):
-        return synth.render_target(batch["person"], batch["index_a"], gaze=gaze, head=head)
+        image, masks = synth.render_target(batch["person"], batch["index_a"], gaze=gaze, head=head, return_masks=True)
+        return {"image": image, "eye": masks["eye"]}
 
     return batches(), reference_fn
 
@@ -201,7 +219,9 @@ def format_table(result):
     lines = [f"{result['data']}: {result['pairs']} pairs, {result['image_size']}x{result['image_size']}"]
     columns = [("gaze_error_deg", "gaze err", 9, 2), ("head_error_deg", "head err", 9, 2),
                ("judged_gaze_shift_deg", "gaze shift", 10, 2), ("judged_head_shift_deg", "head shift", 10, 2),
-               ("l1", "L1", 7, 4), ("psnr", "PSNR dB", 8, 2), ("ssim", "SSIM", 7, 4)]
+               ("l1", "L1", 7, 4), ("psnr", "PSNR dB", 8, 2), ("ssim", "SSIM", 7, 4),
+               ("eye_psnr", "eye PSNR", 9, 2), ("iris_error_px", "iris px", 8, 2),
+               ("source_iris_error_px", "src iris", 9, 2)]
     present = [c for c in columns if any(c[0] in m for m in result["redirection"].values())]
     lines.append(f"{'redirect':9s}" + "".join(f"{title:>{w + 1}s}" for _, title, w, _ in present))
     for mode, m in result["redirection"].items():

@@ -41,6 +41,7 @@ def shards(input_context, batch_size):
 
 def _synthgaze(cfg, size, start_step):
     synth = SynthGaze(size=size, seed=cfg.seed, nuisance=cfg.synth_nuisance)
+    masks = cfg.eye_region == "rendered"  # the eye-region L1 weighs each image's own eyes
     rng = np.random.default_rng([cfg.seed, 99])
     pid, a, b = synth.pair_keys("val", 8, rng)
     preview = synth.pair_batch(pid, a, b)
@@ -54,9 +55,9 @@ def _synthgaze(cfg, size, start_step):
     return DataBundle(
         # global batch k feeds step k, so a resumed run sees what an uninterrupted one would
         train=lambda ctx=None: synth.pairs("train", cfg.batch_size, seed=cfg.seed, start=start_step,
-                                           **shards(ctx, cfg.batch_size)),
+                                           eye_masks=masks, **shards(ctx, cfg.batch_size)),
         val=lambda ctx=None: synth.pairs("val", cfg.batch_size, seed=1, infinite=False, num_batches=cfg.val_batches,
-                                         **shards(ctx, cfg.batch_size)),
+                                         eye_masks=masks, **shards(ctx, cfg.batch_size)),
         preview=preview,
         preview_truth=truth,
         sweep={"image": images, "gaze": gaze, "head": head},

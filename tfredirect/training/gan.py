@@ -51,7 +51,8 @@ class RedirectionGAN(keras.Model):
     Use: build inside `strategy.scope()`, `compile(g_optimizer=..., d_optimizer=...)`, then
     `fit(pairs)` where `pairs` yields batched pair records (tfredirect.data.PAIR_KEYS, uint8
     images). Optional int keys `kind_a`, `kind_b` (0 gaze, 1 head, 2 both) and `swap_id` (0/1) in
-    the batch override the random choices.
+    the batch override the random choices; optional eye masks `eye_a`, `eye_b` (B, S, S) replace
+    the fixed eye-region map of the eye term.
     """
 
     def __init__(self, model_config=None, loss_config=None, seed=0, estimator=None, swap_config=None,
@@ -194,12 +195,23 @@ class RedirectionGAN(keras.Model):
         parts = self.generator.synthesize(target, ops.concatenate([x_b, x_a], 0), source, return_parts=True)
         return {
             "x": ops.concatenate([x_a, x_b], 0),
+            "eye": self._rendered_eyes(data),
             "x_hat": parts["image"],
             "flow": parts.get("flow"),
             "features": both,
             "gaze": ops.concatenate([g_a, g_b], 0),
             "head": ops.concatenate([h_a, h_b], 0),
         }
+
+    @staticmethod
+    def _rendered_eyes(data):
+        """(2B, S, S) eye-region weights of [x_a, x_b] from the batch's rendered eye masks
+        (`eye_a`, `eye_b`; SynthGaze with eye_region=rendered), dilated by one pixel so the
+        lids and their rim count too; None without masks."""
+        if "eye_a" not in data:
+            return None
+        masks = ops.concatenate([tf.cast(data["eye_a"], tf.float32), tf.cast(data["eye_b"], tf.float32)], 0)
+        return ops.max_pool(masks[..., None], 3, strides=1, padding="same")[..., 0]
 
     def _generator_terms(self, out):
         """Per-image (2B,) reconstruction, label and orthogonality terms and aux errors."""
@@ -214,7 +226,8 @@ class RedirectionGAN(keras.Model):
         }
         lc = self.loss_config
         if lc.eye > 0:
-            terms["eye"] = losses.eye_reconstruction(out["x_hat"], out["x"], self.eye_map)
+            weights = self.eye_map if out["eye"] is None else out["eye"]
+            terms["eye"] = losses.eye_reconstruction(out["x_hat"], out["x"], weights)
         if lc.flow_smooth > 0 and out.get("flow") is not None:
             terms["flow_smooth"] = losses.flow_smoothness(out["flow"])
         if self.estimator is not None:
