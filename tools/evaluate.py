@@ -8,7 +8,9 @@
 Same-person pairs: a is redirected to b's gaze, b's head, and both. With --estimator (an
 independent GazeHeadEstimator from tools/train_estimator.py at the same image size) the
 redirection and disentanglement errors are judged; on SynthGaze the pixel metrics compare
-with the exact renders. Prints a table; --out writes JSON and a PNG of examples beside it
+with the exact renders, and the judge-free eye metrics (eye PSNR; "iris px", the distance
+between the iris centroids of output and render, beside "src iris", the same for the
+unredirected source) use the renders' eye masks. Prints a table; --out writes JSON and a PNG of examples beside it
 (rows: source, gaze only, head only, both, reference). Progress of the pairs goes to stderr
 (--verbose: 0 silent, 1 a bar on a terminal, 2 plain lines).
 """
