@@ -30,6 +30,11 @@ class ModelConfig:
     disc_channels: tuple = (32, 64, 128)  # PatchGAN widths, one stride-2 stage each
     decoder: str = "rgb"  # decoder output: "rgb" (colour) or "warp" (warp the source + colour, blended)
     flow_stride: int = 2  # warp decoder: the flow is predicted at image_size / flow_stride, then upsampled
+    # highest-resolution encoder and decoder stages (each) with depthwise-separable convolutions
+    separable_stages: int = 0
+    # where a decoder stage doubles the resolution: "first" (both convolutions at the new size)
+    # or "mid" (after the first convolution, which then costs a quarter)
+    upsample: str = "first"
 
     def __post_init__(self):
         if self.image_size not in SUPPORTED_SIZES:
@@ -54,6 +59,11 @@ class ModelConfig:
         if self.flow_stride not in [2**i for i in range(len(self.channels))]:
             raise ValueError(f"flow_stride must be a power of 2 below 2**{len(self.channels)} (a decoder stage's "
                              f"resolution), got {self.flow_stride}")
+        if not 0 <= self.separable_stages <= len(self.channels):
+            raise ValueError(f"separable_stages must be in [0, {len(self.channels)}] (one per encoder stage), "
+                             f"got {self.separable_stages}")
+        if self.upsample not in ("first", "mid"):
+            raise ValueError(f"upsample must be 'first' or 'mid', got {self.upsample!r}")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "disc_channels", tuple(int(c) for c in self.disc_channels))
 
@@ -201,9 +211,17 @@ PRESETS = {
         disc_channels=(16, 32),
     ),
     "demo": ModelConfig(),
+    # 0.69 GFLOP per redirected image. TFLite float32, 2 threads, batch 1: an estimated 5.9 ms
+    # on idle cores, 7.5 ms with the warp decoder (budget 9), from its time relative to the
+    # former base (channels[0] 24, full convolutions, upsample "first": 1.67 GFLOP, 12.3 ms),
+    # timed interleaved by benchmarks/lite_variants.py. Narrow full-resolution maps (16),
+    # depthwise-separable 128 and 64 px stages, the decoder's first convolutions before the
+    # upsampling; the 32 to 4 px stages keep their widths and weights.
     "base": ModelConfig(
         image_size=128,
-        channels=(24, 64, 128, 256, 256),  # 1.67 GFLOP per redirected image (budget: 2)
+        channels=(16, 64, 128, 256, 256),
+        separable_stages=2,
+        upsample="mid",
         face_dim=512,
         split_dim=256,
         id_dim=256,

@@ -28,11 +28,14 @@ class Decoder(keras.Model):
 
     Input is [z_id, vec(z_g), vec(z_h)] (+ [vec(source_z_g), vec(source_z_h)] for `warp`); a
     dense layer makes the bottleneck map, then one upsampling residual stage per encoder
-    stage, mirrored. The `rgb` decoder ignores the source arguments. `return_parts=True`
+    stage, mirrored (the last `separable_stages`, the highest resolutions, depthwise-
+    separable; `upsample` says where in a stage the resolution doubles, see ResidualBlock).
+    The `rgb` decoder ignores the source arguments. `return_parts=True`
     returns a dict (image, and for `warp` also flow, mask, rgb, warped).
     """
 
-    def __init__(self, image_size, channels, id_dim, rot_dim, groups=0, output="rgb", flow_stride=4, **kwargs):
+    def __init__(self, image_size, channels, id_dim, rot_dim, groups=0, output="rgb", flow_stride=4,
+                 separable_stages=0, upsample="first", **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.channels = int(image_size), tuple(channels)
         self.id_dim, self.rot_dim, self.groups = int(id_dim), int(rot_dim), int(groups)
@@ -43,7 +46,9 @@ class Decoder(keras.Model):
         top = self.channels[-1]
         self.fc = layers.Dense(self.bottleneck * self.bottleneck * top)
         widths = list(reversed(self.channels))[1:] + [self.channels[0]]
-        self.stages = [ResidualBlock(c, scale=2, groups=self.groups) for c in widths]
+        self.separable_stages, self.upsample = int(separable_stages), upsample
+        self.stages = [ResidualBlock(c, scale=2, groups=self.groups, separable=i >= len(widths) - self.separable_stages,
+                                     upsample=upsample) for i, c in enumerate(widths)]
         self.to_rgb = layers.Conv2D(3, 3, padding="same")
         if self.kind == "warp":
             flow_size = self.image_size // self.flow_stride
@@ -115,4 +120,6 @@ class Decoder(keras.Model):
             "groups": self.groups,
             "output": self.kind,
             "flow_stride": self.flow_stride,
+            "separable_stages": self.separable_stages,
+            "upsample": self.upsample,
         }

@@ -12,14 +12,18 @@ class Encoder(keras.Model):
 
     A stem convolution, one stride-2 residual stage per entry of `channels`, then a dense
     layer over the flattened bottleneck (flatten, not pooling: where things are matters).
+    The first `separable_stages` stages (the highest resolutions) use depthwise-separable
+    convolutions.
     """
 
-    def __init__(self, image_size, channels, face_dim, groups=0, **kwargs):
+    def __init__(self, image_size, channels, face_dim, groups=0, separable_stages=0, **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.channels = int(image_size), tuple(channels)
         self.face_dim, self.groups = int(face_dim), int(groups)
+        self.separable_stages = int(separable_stages)
         self.stem = layers.Conv2D(self.channels[0], 3, padding="same")
-        self.stages = [ResidualBlock(c, scale=0.5, groups=self.groups) for c in self.channels]
+        self.stages = [ResidualBlock(c, scale=0.5, groups=self.groups, separable=i < self.separable_stages)
+                       for i, c in enumerate(self.channels)]
         self.flatten = layers.Flatten()
         self.fc = layers.Dense(self.face_dim)
 
@@ -40,4 +44,5 @@ class Encoder(keras.Model):
             "channels": list(self.channels),
             "face_dim": self.face_dim,
             "groups": self.groups,
+            "separable_stages": self.separable_stages,
         }

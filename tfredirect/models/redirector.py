@@ -43,14 +43,16 @@ class Redirector(keras.Model):
         super().__init__(**kwargs)
         cfg = config if isinstance(config, ModelConfig) else ModelConfig.from_dict(config or {})
         self.config = cfg
-        self.encoder = Encoder(cfg.image_size, cfg.channels, cfg.face_dim, cfg.groups, name="encoder")
+        self.encoder = Encoder(cfg.image_size, cfg.channels, cfg.face_dim, cfg.groups, cfg.separable_stages,
+                               name="encoder")
         self.iad = IrrelevantAttributeDecomposition(
             cfg.face_dim, cfg.split_dim, cfg.id_dim, cfg.rot_dim, cfg.head_hidden, name="iad", dtype="float32"
         )
         # IAD and CAS stay float32 under a mixed_bfloat16 policy: angles and rotations need it
         self.cas = CrossAttributeSeparation(name="cas", dtype="float32")
         self.decoder = Decoder(cfg.image_size, cfg.channels, cfg.id_dim, cfg.rot_dim, cfg.groups,
-                               output=cfg.decoder, flow_stride=cfg.flow_stride, name="decoder")
+                               output=cfg.decoder, flow_stride=cfg.flow_stride,
+                               separable_stages=cfg.separable_stages, upsample=cfg.upsample, name="decoder")
 
     @property
     def image_size(self):
