@@ -211,8 +211,8 @@ PRESETS = {
         disc_channels=(16, 32),
     ),
     "demo": ModelConfig(),
-    # 0.69 GFLOP per redirected image. TFLite float32, 2 threads, batch 1: an estimated 5.9 ms
-    # on idle cores, 7.5 ms with the warp decoder (budget 9), from its time relative to the
+    # 0.69 GFLOP per redirected image. TFLite float32, 2 threads, batch 1: an estimated 6 ms on
+    # idle cores, 7.5 to 7.8 ms with the warp decoder (budget 9), from its time relative to the
     # former base (channels[0] 24, full convolutions, upsample "first": 1.67 GFLOP, 12.3 ms),
     # timed interleaved by benchmarks/lite_variants.py. Narrow full-resolution maps (16),
     # depthwise-separable 128 and 64 px stages, the decoder's first convolutions before the
