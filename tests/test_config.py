@@ -125,7 +125,7 @@ def test_model_config_dict_is_unchanged():
     """The dict stored in .keras files: these keys, lists for tuples."""
     d = preset("tiny").to_dict()
     assert list(d) == ["image_size", "channels", "face_dim", "split_dim", "id_dim", "rot_dim", "head_hidden",
-                       "groups", "disc_channels", "decoder", "flow_stride"]
+                       "groups", "disc_channels", "decoder", "flow_stride", "separable_stages", "upsample"]
     assert d["channels"] == [16, 32, 64] and ModelConfig.from_dict(d) == preset("tiny")
 
 
