@@ -1,4 +1,4 @@
-"""Callbacks for RedirectionGAN training: checkpoints, image grids, throughput."""
+"""Callbacks for RedirectionGAN training: checkpoints, TensorBoard logs, image grids, throughput."""
 
 import time
 
@@ -35,6 +35,28 @@ class StopAtStep(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class GlobalStepTensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback with every scalar at the run's generator step (`step_fn`).
+
+    Keras restarts its batch counter at 0 in each `fit` and logs epoch and validation
+    scalars at the epoch index, so a resumed run drew over its first part. It also leaves
+    the last batch's `record_if(step % update_freq == 0)` on at the epoch end, which
+    dropped the epoch summaries of epochs ending off the --log_every grid
+    (tensorflow/tensorboard#4975); they are always recorded here."""
+
+    def __init__(self, log_dir, step_fn, **kwargs):
+        super().__init__(log_dir, **kwargs)
+        self.step_fn = step_fn
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._global_train_batch = self.step_fn()  # Keras adds one per batch from here
+
+    def _log_epoch_metrics(self, epoch, logs):
+        with tf.summary.record_if(True):
+            super()._log_epoch_metrics(self.step_fn(), logs)
+
+
 class ImageGrid(keras.callbacks.Callback):
     """Writes [input | redirected to the partner's labels | ground truth] to TensorBoard."""
 
@@ -45,7 +67,7 @@ class ImageGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         grid = visualize.preview_grid(self.model.generator, self.batch, self.truth)
-        with self.writer.as_default():
+        with self.writer.as_default(), tf.summary.record_if(True):  # not the batch scalars' --log_every
             tf.summary.image("input | redirected | truth", grid[None], step=self.step_fn())
         self.writer.flush()
 

@@ -5,7 +5,8 @@ Output directory layout:
                        with tools/train.py --config_json=<it> --out_dir=<new>)
     config-<step>.json the config a resumed run had up to <step>
     checkpoints/       tf.train.CheckpointManager checkpoints (models, optimizers, step)
-    logs/              TensorBoard scalars (train/validation) and image grids
+    logs/              TensorBoard scalars (train/validation) and image grids, all at the generator
+                       step (a resumed run continues its curves)
     redirector.keras   the trained generator
     sweep.png          gaze and head sweeps of test images (with exact renders on SynthGaze)
     summary.json       steps, time, throughput, FLOPs, final metrics, the resolved config
@@ -33,7 +34,8 @@ from tfredirect import profiling, visualize
 from tfredirect.config import STRATEGIES, TrainConfig, migrate
 from tfredirect.fileio import write_atomic, write_json_atomic
 from tfredirect.data import PAIR_KEYS
-from tfredirect.training.callbacks import CheckpointEveryEpoch, ImageGrid, StopAtStep, Throughput, batch_to_numpy
+from tfredirect.training.callbacks import (
+    CheckpointEveryEpoch, GlobalStepTensorBoard, ImageGrid, StopAtStep, Throughput, batch_to_numpy)
 from tfredirect.training.data import build_data
 from tfredirect.models.redirector import Redirector
 from tfredirect.training.gan import RedirectionGAN
@@ -366,7 +368,7 @@ def train(cfg):
     if chief:
         log_dir = os.path.join(out_dir, "logs")
         callbacks += [
-            keras.callbacks.TensorBoard(log_dir, update_freq=cfg.log_every, write_graph=False, profile_batch=0),
+            GlobalStepTensorBoard(log_dir, step, update_freq=cfg.log_every, write_graph=False, profile_batch=0),
             ImageGrid(os.path.join(log_dir, "images"), preview, data.preview_truth, step),
         ]
     if start_step < cfg.steps:
