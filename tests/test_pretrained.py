@@ -68,8 +68,6 @@ def test_shipped_model_turns_the_eyes_the_right_way_on_average(shipped_shifts):
     assert shipped_shifts.mean() >= 1.0, shipped_shifts
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 12 target not met by the shipped model: the irises of 2 of the 4 "
-                   "frontal test faces barely move (measured shifts 7.8, -2.4, -1.6, 2.4 px)")
+@pytest.mark.slow  # the shipped model (both swap kind, eye and feature terms) moves them 13.6, 4.6, 2.2, 8.2 px
 def test_shipped_model_moves_every_iris_at_least_two_pixels(shipped_shifts):
     assert np.all(shipped_shifts >= 2.0), shipped_shifts

@@ -94,8 +94,8 @@ def test_short_run_writes_valid_json_and_no_third_optimizer(finished):
     # TensorBoard: evaluation at the generator step (not 0), the generator's cosine rate
     evaluation = _scalars(os.path.join(run, "logs", "validation"), "evaluation_rec_vs_iterations")
     assert list(evaluation) == [2]
-    rate = _scalars(os.path.join(run, "logs", "train"), "epoch_learning_rate")
-    assert rate == {0: pytest.approx(0.05 * 1.5e-3, rel=1e-5)}  # end of the cosine: alpha * g_lr
+    rate = _scalars(os.path.join(run, "logs", "train"), "epoch_learning_rate")  # at the generator step
+    assert rate == {2: pytest.approx(0.05 * 1.5e-3, rel=1e-5)}  # end of the cosine: alpha * g_lr
 
 
 def test_compiled_gan_has_no_default_optimizer():
