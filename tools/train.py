@@ -5,11 +5,16 @@
     python tools/train.py --flagfile=tools/flags/demo.flags --resume      # continue a run
     python tools/train.py --config_json=runs/demo/config.json --out_dir=runs/again   # repeat a run
 
+Ctrl-C stops a run (exit 130; continue it with --resume); `kill -USR1 <pid>` prints every
+thread's Python stack to stderr without stopping it (for a run that seems stuck).
+
 The flags are TrainConfig's fields (tfredirect.config, tfredirect.config_flags): --preset picks
 a whole recipe, every other flag given overrides it.
 """
 
+import faulthandler
 import os
+import signal
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,6 +29,7 @@ config_flags.define_train_flags(F, module_name=sys.argv[0])  # listed by --helps
 
 def main(argv):
     del argv
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack on stderr
     logging.set_verbosity(logging.WARNING)
     import tensorflow as tf
 

@@ -271,12 +271,31 @@ def test_ctrl_c_says_how_to_continue(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, os.path.join(ROOT, "tools", "train.py"), "--preset=tiny", "--batch_size=4", "--steps=2000",
            "--checkpoint_every=2", "--val_batches=1", "--verbose=0", f"--out_dir={run}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    deadline = time.time() + 240
+    # output to files, not pipes: nothing the child writes can block it while we wait
+    with open(tmp_path / "out.txt", "w") as out_fh, open(tmp_path / "err.txt", "w") as err_fh:
+        proc = subprocess.Popen(cmd, stdout=out_fh, stderr=err_fh, text=True, cwd=ROOT)
+    log = lambda: (tmp_path / "out.txt").read_text() + (tmp_path / "err.txt").read_text()  # noqa: E731
+    deadline = time.time() + 300
     while not glob.glob(str(run / "checkpoints" / "ckpt-*.index")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.5)
+    if proc.poll() is not None or not glob.glob(str(run / "checkpoints" / "ckpt-*.index")):
+        proc.kill()
+        pytest.fail(f"train.py wrote no checkpoint in 300 s (exit {proc.wait()}):\n{log()[-3000:]}")
+    proc.send_signal(signal.SIGUSR1)  # stacks on stderr, and the run goes on
+    stacks = time.time() + 30
+    while "most recent call first" not in log() and time.time() < stacks:
+        time.sleep(0.2)
+    assert "most recent call first" in log() and "train.py" in log() and proc.poll() is None
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # train.py dumps every thread's stack to stderr
+        time.sleep(3)
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"train.py did not stop within 120 s of Ctrl-C; its stacks:\n{log()[-8000:]}")
+    out, err = (tmp_path / "out.txt").read_text(), (tmp_path / "err.txt").read_text()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "Traceback" not in out
     lines = [line for line in err.splitlines() if line.startswith("train.py:")]
