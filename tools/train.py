@@ -30,6 +30,7 @@ config_flags.define_train_flags(F, module_name=sys.argv[0])  # listed by --helps
 def main(argv):
     del argv
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack on stderr
+    cli.route_ctrl_c_to_main()  # before TensorFlow starts its threads
     logging.set_verbosity(logging.WARNING)
     import tensorflow as tf
 
