@@ -37,26 +37,34 @@ def error_exit(tool, err, expected=(ValueError, OSError)):
     return 1
 
 
-def route_ctrl_c_to_main():
-    """Take Ctrl-C (SIGINT) in one Python thread and raise KeyboardInterrupt in the main thread.
+def route_signals_to_one_thread():
+    """Take Ctrl-C (SIGINT) and SIGUSR1 in one Python thread, so that no other thread is ever
+    interrupted by them.
 
-    Call first thing, before TensorFlow starts its threads: SIGINT is blocked here and so in
-    every thread started afterwards, and a daemon thread waits for it with sigwait. Without
-    this, the kernel delivers SIGINT to any thread, and one of TensorFlow's data or worker
-    threads interrupted mid-call could leave a training step waiting forever (a tiny run hung
-    in validation after Ctrl-C in 3 of 5 full test runs). The interrupt is raised when the main
-    thread next runs Python code (between training steps), as a plain SIGINT would be during
-    a TensorFlow call. Returns the waiting thread.
+    Call first thing, before TensorFlow starts its threads: both signals are blocked here and
+    so in every thread started afterwards, and a daemon thread waits for them with sigwait.
+    SIGINT raises KeyboardInterrupt in the main thread; SIGUSR1 prints every thread's Python
+    stack on stderr (for a run that seems stuck) and the run goes on. Without this, the kernel
+    delivers a signal to any thread, and one of TensorFlow's data or worker threads interrupted
+    mid-call could leave a training step waiting forever (a tiny run hung in validation after
+    Ctrl-C in 3 of 5 full test runs). The interrupt is raised when the main thread next runs
+    Python code (between training steps), as a plain SIGINT would be during a TensorFlow call.
+    Returns the waiting thread.
     """
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    import _thread
+    import faulthandler
+    import sys
+
+    taken = {signal.SIGINT, signal.SIGUSR1}
+    signal.pthread_sigmask(signal.SIG_BLOCK, taken)
 
     def wait():
         while True:
-            signal.sigwait({signal.SIGINT})
-            import _thread
+            if signal.sigwait(taken) == signal.SIGINT:
+                _thread.interrupt_main(signal.SIGINT)
+            else:
+                faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
 
-            _thread.interrupt_main(signal.SIGINT)
-
-    thread = threading.Thread(target=wait, name="ctrl-c", daemon=True)
+    thread = threading.Thread(target=wait, name="signals", daemon=True)
     thread.start()
     return thread
