@@ -1,8 +1,5 @@
 """Command-line helpers shared by the tools (absl flags)."""
 
-import signal
-import threading
-
 from absl import flags
 
 
@@ -35,36 +32,3 @@ def error_exit(tool, err, expected=(ValueError, OSError)):
         raise err
     print(f"{tool}: error: {message}", file=sys.stderr)
     return 1
-
-
-def route_signals_to_one_thread():
-    """Take Ctrl-C (SIGINT) and SIGUSR1 in one Python thread, so that no other thread is ever
-    interrupted by them.
-
-    Call first thing, before TensorFlow starts its threads: both signals are blocked here and
-    so in every thread started afterwards, and a daemon thread waits for them with sigwait.
-    SIGINT raises KeyboardInterrupt in the main thread; SIGUSR1 prints every thread's Python
-    stack on stderr (for a run that seems stuck) and the run goes on. Without this, the kernel
-    delivers a signal to any thread, and one of TensorFlow's data or worker threads interrupted
-    mid-call could leave a training step waiting forever (a tiny run hung in validation after
-    Ctrl-C in 3 of 5 full test runs). The interrupt is raised when the main thread next runs
-    Python code (between training steps), as a plain SIGINT would be during a TensorFlow call.
-    Returns the waiting thread.
-    """
-    import _thread
-    import faulthandler
-    import sys
-
-    taken = {signal.SIGINT, signal.SIGUSR1}
-    signal.pthread_sigmask(signal.SIG_BLOCK, taken)
-
-    def wait():
-        while True:
-            if signal.sigwait(taken) == signal.SIGINT:
-                _thread.interrupt_main(signal.SIGINT)
-            else:
-                faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
-
-    thread = threading.Thread(target=wait, name="signals", daemon=True)
-    thread.start()
-    return thread

@@ -12,7 +12,9 @@ The flags are TrainConfig's fields (tfredirect.config, tfredirect.config_flags):
 a whole recipe, every other flag given overrides it.
 """
 
+import faulthandler
 import os
+import signal
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -27,7 +29,7 @@ config_flags.define_train_flags(F, module_name=sys.argv[0])  # listed by --helps
 
 def main(argv):
     del argv
-    cli.route_signals_to_one_thread()  # before TensorFlow starts its threads; `kill -USR1 <pid>` prints the stacks
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack on stderr
     logging.set_verbosity(logging.WARNING)
     import tensorflow as tf
 
