@@ -13,6 +13,7 @@ import dataclasses
 import json
 
 SUPPORTED_SIZES = (32, 64, 128)
+UPSAMPLE = ("first", "mid")  # where a decoder stage doubles its resolution (ModelConfig.upsample)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +63,7 @@ class ModelConfig:
         if not 0 <= self.separable_stages <= len(self.channels):
             raise ValueError(f"separable_stages must be in [0, {len(self.channels)}] (one per encoder stage), "
                              f"got {self.separable_stages}")
-        if self.upsample not in ("first", "mid"):
+        if self.upsample not in UPSAMPLE:
             raise ValueError(f"upsample must be 'first' or 'mid', got {self.upsample!r}")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "disc_channels", tuple(int(c) for c in self.disc_channels))
@@ -211,10 +212,10 @@ PRESETS = {
         disc_channels=(16, 32),
     ),
     "demo": ModelConfig(),
-    # 0.69 GFLOP per redirected image. TFLite float32, 2 threads, batch 1: an estimated 6 ms on
-    # idle cores, 7.5 to 7.8 ms with the warp decoder (budget 9), from its time relative to the
-    # former base (channels[0] 24, full convolutions, upsample "first": 1.67 GFLOP, 12.3 ms),
-    # timed interleaved by benchmarks/lite_variants.py. Narrow full-resolution maps (16),
+    # 0.69 GFLOP per redirected image. TFLite float32, 2 threads, batch 1, on idle cores: 5.8 ms,
+    # 7.3 ms with the warp decoder (budget 9), where the former base (channels[0] 24, full
+    # convolutions, upsample "first": 1.67 GFLOP) took 11.2 ms in the same run of
+    # benchmarks/lite_variants.py. Narrow full-resolution maps (16),
     # depthwise-separable 128 and 64 px stages, the decoder's first convolutions before the
     # upsampling; the 32 to 4 px stages keep their widths and weights.
     "base": ModelConfig(

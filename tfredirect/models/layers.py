@@ -3,8 +3,7 @@
 import keras
 from keras import layers, ops
 
-
-UPSAMPLE = ("first", "mid")
+from tfredirect.config import UPSAMPLE
 
 
 def _doubled(shape):
