@@ -111,6 +111,12 @@ def test_eye_metrics_hand_computed_values():
     assert out["eye_psnr"][0] == pytest.approx(metrics.MAX_PSNR_DB)
     # 16 of the 64 eye pixels differ by 210 grey levels in all channels
     assert out["eye_psnr"][1] == pytest.approx(10 * np.log10(255.0**2 / (16 / 64 * 210.0**2)), rel=1e-9)
+    assert "source_iris_error_px" not in out
+    # the sources' distance to the same truth, measured in the same eyes
+    with_source = metrics.eye_metrics(np.stack([truth, truth]), np.stack([truth, truth]), np.stack([mask, mask]),
+                                      source=np.stack([moved, truth]))
+    np.testing.assert_allclose(with_source["source_iris_error_px"], [2.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(with_source["iris_error_px"], [0.0, 0.0], atol=1e-6)
 
 
 def test_eye_metrics_are_nan_without_eyes_and_ignore_specks():

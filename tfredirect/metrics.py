@@ -36,9 +36,12 @@ def psnr(x, y, peak=1.0, per_sample=True):
 
     `peak` is the value range: 255 for uint8 images, 1 for [0, 1], 2 for [-1, 1]."""
     x, y = _pair(x, y)
-    mse = ops.mean(ops.square(x - y), axis=_axes(x, per_sample))
-    floor = peak**2 * 10.0 ** (-MAX_PSNR_DB / 10.0)
-    return 10.0 * ops.log10(peak**2 / ops.maximum(mse, floor))
+    return _capped_psnr(ops.mean(ops.square(x - y), axis=_axes(x, per_sample)), peak)
+
+
+def _capped_psnr(mse, peak, maximum=ops.maximum, log10=ops.log10):
+    """PSNR in dB of a mean squared error, at most MAX_PSNR_DB (keras ops, or NumPy's)."""
+    return 10.0 * log10(peak**2 / maximum(mse, peak**2 * 10.0 ** (-MAX_PSNR_DB / 10.0)))
 
 
 def ssim_filter_size(size):
@@ -84,24 +87,32 @@ def iris_centroid(image, region):
     return np.array([(w * xs).sum() / total, (w * ys).sum() / total])
 
 
-def eye_metrics(pred, truth, eye_mask, min_pixels=3):
+def _iris_error_px(image, truth, regions):
+    return np.mean([np.linalg.norm(iris_centroid(image, r) - iris_centroid(truth, r)) for r in regions])
+
+
+def eye_metrics(pred, truth, eye_mask, source=None, min_pixels=3):
     """Per-image eye metrics of uint8 RGB batches against exact renders, whose visible-eyeball
     coverage masks (N, H, W) say where the eyes are:
     - `eye_psnr`: PSNR (dB) over the eye pixels;
     - `iris_error_px`: distance (pixels) between the iris centroids (`iris_centroid`) of the
-      prediction and of the truth inside the same eye, averaged over the eyes.
-    Both are judge-free measures of the eyes; NaN where the truth shows no eye."""
+      prediction and of the truth inside the same eye, averaged over the eyes;
+    - `source_iris_error_px` (with `source`, the unredirected inputs): the same distance for
+      the sources, the scale of the one above.
+    Judge-free measures of the eyes; NaN where the truth shows no eye."""
     pred, truth = np.asarray(pred, np.float64), np.asarray(truth, np.float64)
-    out = {"eye_psnr": np.full(len(pred), np.nan), "iris_error_px": np.full(len(pred), np.nan)}
+    keys = ("eye_psnr", "iris_error_px") + (("source_iris_error_px",) if source is not None else ())
+    out = {key: np.full(len(pred), np.nan) for key in keys}
     for i, mask in enumerate(np.asarray(eye_mask)):
         regions = _eye_regions(mask, min_pixels)
         if not regions:
             continue
         inside = np.any(regions, axis=0)
-        mse = np.mean(np.square(pred[i][inside] - truth[i][inside]))
-        out["eye_psnr"][i] = 10.0 * np.log10(255.0**2 / max(mse, 255.0**2 * 10.0 ** (-MAX_PSNR_DB / 10.0)))
-        out["iris_error_px"][i] = np.mean(
-            [np.linalg.norm(iris_centroid(pred[i], r) - iris_centroid(truth[i], r)) for r in regions])
+        out["eye_psnr"][i] = _capped_psnr(np.mean(np.square(pred[i][inside] - truth[i][inside])), 255.0,
+                                          np.maximum, np.log10)
+        out["iris_error_px"][i] = _iris_error_px(pred[i], truth[i], regions)
+        if source is not None:
+            out["source_iris_error_px"][i] = _iris_error_px(np.asarray(source[i], np.float64), truth[i], regions)
     return out
 
 

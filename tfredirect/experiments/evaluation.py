@@ -107,9 +107,8 @@ def evaluate_pairs(redirector, batches, judge=None, reference_fn=None, examples=
                 for key, value in metrics.pixel_metrics(pred, reference).items():
                     acc.add(f"{mode}/{key}", value)
             if eye is not None:
-                for key, value in metrics.eye_metrics(pred, reference, eye).items():
+                for key, value in metrics.eye_metrics(pred, reference, eye, source=images).items():
                     acc.add(f"{mode}/{key}", value)
-                acc.add(f"{mode}/source_iris_error_px", metrics.eye_metrics(images, reference, eye)["iris_error_px"])
         for i in range(min(examples - len(rows), len(images))):
             ref = outputs.get("both_reference", batch["image_b"])
             rows.append([images[i]] + [outputs[m][i] for m in MODES] + [ref[i]])
