@@ -308,6 +308,7 @@ def test_eye_term_weighs_each_images_rendered_eyes():
                                   "gaze": tf.zeros((2, 2)), "head": tf.zeros((2, 2))})
     want = [np.abs(np.asarray(x)[0, 9:12, 9:12]).mean(), np.abs(np.asarray(x)[1, 19:23, 4:8]).mean()]
     np.testing.assert_allclose(np.asarray(terms["eye"]), want, rtol=1e-5)
+    assert gan._eye_map is None  # the fixed map is rendered only when a batch has no masks
     fixed = gan._generator_terms({"x": x, "x_hat": x_hat, "eye": None, "features": gan.generator.encode(x),
                                   "gaze": tf.zeros((2, 2)), "head": tf.zeros((2, 2))})
     np.testing.assert_allclose(np.asarray(fixed["eye"]), np.asarray(losses.eye_reconstruction(x_hat, x, gan.eye_map)),

@@ -78,12 +78,20 @@ class RedirectionGAN(keras.Model):
         )
         self.generator.build()
         self.discriminator.build()
-        # fixed eye-region weights in normalized face coordinates (real data has no eye masks)
-        self.eye_map = eye_region_map(self.model_config.image_size) if self.loss_config.eye > 0 else None
+        self._eye_map = None
         self.built = True
         self.trackers = {name: keras.metrics.Mean(name=name) for name in _TRACKERS}
         self.g_optimizer = None
         self.d_optimizer = None
+
+    @property
+    def eye_map(self):
+        """The fixed eye-region weights in normalized face coordinates, for batches without
+        eye masks (real data has none); rendered on first use (about 30 s at 64 px), so a run
+        with --eye_region=rendered never pays for it."""
+        if self._eye_map is None:
+            self._eye_map = eye_region_map(self.model_config.image_size)
+        return self._eye_map
 
     @property
     def metrics(self):
