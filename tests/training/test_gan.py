@@ -275,8 +275,9 @@ def test_bfloat16_training_step_keeps_angles_and_losses_float32(pair_batch):
     gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-4))
     assert gan.generator.encoder.compute_dtype == "bfloat16" and gan.generator.iad.compute_dtype == "float32"
     batch = {k: tf.constant(v) for k, v in pair_batch(4, 32, seed=1).items()}
-    logs = gan.train_step(batch)
+    logs = tf.function(gan.train_step)(batch)  # traced, as fit runs it: the fixed eye map is made eagerly
     assert all(np.isfinite(float(v)) for v in logs.values()) and {"eye", "flow_smooth"} <= set(logs)
+    assert gan.eye_map.shape == (32, 32) and float(gan.eye_map.max()) == 1.0
     images = tf.constant(pair_batch(2, 32, seed=3)["image_a"])
     f = gan.generator.encode(tf.cast(images, tf.float32) / 127.5 - 1.0)
     assert f["gaze"].dtype == tf.float32 and f["z_g"].dtype == tf.float32

@@ -88,9 +88,11 @@ class RedirectionGAN(keras.Model):
     def eye_map(self):
         """The fixed eye-region weights in normalized face coordinates, for batches without
         eye masks (real data has none); rendered on first use (about 30 s at 64 px), so a run
-        with --eye_region=rendered never pays for it."""
+        with --eye_region=rendered never pays for it. Rendered eagerly (init_scope) when first
+        asked for while a train step is traced."""
         if self._eye_map is None:
-            self._eye_map = eye_region_map(self.model_config.image_size)
+            with tf.init_scope():
+                self._eye_map = eye_region_map(self.model_config.image_size)
         return self._eye_map
 
     @property
