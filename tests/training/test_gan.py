@@ -98,12 +98,13 @@ def test_mirrored_runs_train_steps_with_random_choices(pair_batch):
     devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
     strategy = tf.distribute.MirroredStrategy(devices)
     with strategy.scope():
-        gan = RedirectionGAN(preset("tiny"), swap_config=SwapConfig(id_swap_prob=0.5),
+        # eye > 0: the fixed eye map is first asked for in the replicas' traced steps
+        gan = RedirectionGAN(preset("tiny"), LossConfig(eye=1.0), swap_config=SwapConfig(id_swap_prob=0.5),
                              gan_schedule=GanSchedule(warmup=2))
         gan.compile()
     hist = gan.fit(_dataset(pair_batch(8, 32)), steps_per_epoch=3, epochs=1, verbose=0)
     assert int(gan.g_optimizer.iterations.numpy()) == 3
-    assert all(np.isfinite(v[-1]) for v in hist.history.values())
+    assert all(np.isfinite(v[-1]) for v in hist.history.values()) and hist.history["eye"][-1] > 0
 
 
 def _stack(choices):
