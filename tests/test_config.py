@@ -23,6 +23,7 @@ OLD_FLAG_DEFAULTS = dict(
     gan_warmup=1000, gaze_prob=0.5, id_swap_prob=1.0, seed=0, out_dir="runs/demo", strategy="default",
     both_prob=0.0,  # added later (the "both" swap kind), off by default so the old runs are unchanged
     eye_region="fixed",  # added later (per-image rendered eye masks), the fixed map as before
+    w_cross=0.0,  # added later (the SynthGaze cross-redirection term), off by default
     checkpoint_every=500, keep_checkpoints=3, log_every=25, val_batches=4, resume=False, overwrite=False, verbose=1,
 )
 OLD_FLAGFILES = {
@@ -167,6 +168,12 @@ def test_every_field_is_documented_and_a_flag():
         assert field.metadata.get("help"), name
     top = {f.name for f in dataclasses.fields(TrainConfig)} - {"loss", "swap", "gan", "lr_segments"}
     assert top <= set(names) and "lr_segments" not in names
+
+
+def test_cross_redirection_term_needs_synthgaze():
+    assert TrainConfig.from_preset("tiny", loss={"cross": 200.0}).loss.cross == 200.0
+    with pytest.raises(ValueError, match="--w_cross.*--data=xgaze"):
+        TrainConfig.from_preset("tiny", loss={"cross": 1.0}, data="xgaze", data_path="x.h5")
 
 
 def test_rendered_eye_region_needs_synthgaze():

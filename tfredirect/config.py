@@ -170,6 +170,9 @@ class LossConfig(_Section):
     eye: float = _weight(0.0, "Weight of the L1 reconstruction inside the eye region (TrainConfig.eye_region: the "
                               "fixed synthgaze.eye_region_map or each image's rendered eyes).")
     flow_smooth: float = _weight(0.0, "Warp decoder: weight of the coarse flow's total variation.")
+    cross: float = _weight(0.0, "SynthGaze only: weight of the cross-redirection term: image a redirected as at "
+                                "inference (its own features, gaze rotated to b's gaze, or head to b's head) against "
+                                "SynthGaze's exact render of that target (L1 plus the eye-region L1).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,6 +332,9 @@ class TrainConfig:
             raise ValueError(
                 f"steps ({self.steps}) must be a multiple of checkpoint_every ({self.checkpoint_every})"
             )
+        if self.loss.cross > 0 and self.data != "synthgaze":
+            raise ValueError(f"--w_cross needs exact renders of the redirected targets (--data=synthgaze), "
+                             f"not --data={self.data}")
         if self.eye_region == "rendered" and self.data != "synthgaze":
             raise ValueError(f"--eye_region=rendered needs rendered eye masks (--data=synthgaze), not --data={self.data}")
         if self.resume and self.overwrite:

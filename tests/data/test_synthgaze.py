@@ -229,3 +229,20 @@ def test_pairs_carry_each_images_rendered_eye_masks():
     np.testing.assert_array_equal(batch["eye_a"].numpy(), masks[:4])
     np.testing.assert_array_equal(batch["eye_b"].numpy(), masks[4:])
     assert float(tf.reduce_sum(batch["eye_a"])) > 4.0  # the eyes are visible in most faces
+
+
+def test_pairs_carry_the_exact_render_of_a_redirected_to_bs_gaze_or_head():
+    synth = SynthGaze(size=32, seed=0)
+    batch = next(iter(synth.pairs("train", 4, seed=2, cross=True)))
+    plain = next(iter(synth.pairs("train", 4, seed=2)))
+    assert "image_cross" not in plain
+    np.testing.assert_array_equal(plain["image_a"], batch["image_a"])  # same pairs, the renders added
+    assert batch["image_cross"].dtype == tf.uint8 and batch["image_cross"].shape == (4, 32, 32, 3)
+    np.testing.assert_array_equal(batch["cross_head"].numpy(), [0, 1, 0, 1])
+    pid, a, _ = synth.pair_keys("train", 4, np.random.default_rng([0, 2, 0, 0]))
+    g_a, h_a, g_b, h_b = (batch[k].numpy() for k in ("gaze_a", "head_a", "gaze_b", "head_b"))
+    # even records: a with b's gaze; odd records: a with b's head; everything else a's own
+    want = synth.render_target(pid, a, gaze=np.stack([g_b[0], g_a[1], g_b[2], g_a[3]]),
+                               head=np.stack([h_a[0], h_b[1], h_a[2], h_b[3]]))
+    np.testing.assert_array_equal(batch["image_cross"].numpy(), want)
+    assert not np.array_equal(want, batch["image_a"].numpy())

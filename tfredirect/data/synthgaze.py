@@ -354,9 +354,12 @@ class SynthGaze:
                 raise ValueError(f"could not find pairs differing by min_angle_deg={min_angle_deg}")
         return pid, a, b
 
-    def pair_batch(self, pid, a, b, eye_masks=False):
+    def pair_batch(self, pid, a, b, eye_masks=False, cross=False):
         """A batch of pair records (dict of NumPy arrays) for given keys; `eye_masks` adds
-        each image's visible-eyeball coverage (N, S, S) float32 as `eye_a`, `eye_b`."""
+        each image's visible-eyeball coverage (N, S, S) float32 as `eye_a`, `eye_b`;
+        `cross` adds `image_cross`, the exact render of sample a redirected to b's gaze (even
+        records, `cross_head` 0) or to b's head (odd records, `cross_head` 1), the rest of a
+        kept: what a one-attribute redirection of image_a should give."""
         out = self.render_samples(np.concatenate([pid, pid]), np.concatenate([a, b]), return_masks=eye_masks)
         images, gaze, head = out[:3]
         n = len(pid)
@@ -366,10 +369,15 @@ class SynthGaze:
         }
         if eye_masks:
             batch.update(eye_a=out[3]["eye"][:n], eye_b=out[3]["eye"][n:])
+        if cross:
+            head = (np.arange(n) % 2).astype(np.int32)
+            gaze_to = np.where(head[:, None] == 1, batch["gaze_a"], batch["gaze_b"])
+            head_to = np.where(head[:, None] == 1, batch["head_b"], batch["head_a"])
+            batch.update(image_cross=self.render_target(pid, a, gaze=gaze_to, head=head_to), cross_head=head)
         return batch
 
     def pairs(self, split, batch_size, seed=0, infinite=True, fresh=True, min_angle_deg=0.0, num_batches=None,
-              start=0, shards=1, shard_ids=None, eye_masks=False):
+              start=0, shards=1, shard_ids=None, eye_masks=False, cross=False):
         """tf.data.Dataset of batched same-person pair records (PAIR_KEYS).
 
         Global batch k (k = start, start + 1, ...) of `batch_size` pairs has keys drawn by a
@@ -379,7 +387,8 @@ class SynthGaze:
         into this many equal consecutive parts of batch_size / shards pairs, and the stream
         yields, per global batch, the parts in `shard_ids` (default all), rendering only
         those: input pipelines of a multi-worker job each render their own share.
-        eye_masks: records also carry `eye_a`, `eye_b` (see `pair_batch`).
+        eye_masks: records also carry `eye_a`, `eye_b`; cross: `image_cross`, `cross_head`
+        (see `pair_batch`).
         """
         batch_size = _positive_int("batch_size", batch_size)
         shards = _positive_int("shards", shards)
@@ -401,7 +410,7 @@ class SynthGaze:
                 pid, a, b = self.pair_keys(split, batch_size, rng, fresh, min_angle_deg)
                 for j in shard_ids:
                     cut = slice(j * part, (j + 1) * part)
-                    yield self.pair_batch(pid[cut], a[cut], b[cut], eye_masks)
+                    yield self.pair_batch(pid[cut], a[cut], b[cut], eye_masks, cross)
                 k += 1
 
         s = self.size
@@ -410,6 +419,8 @@ class SynthGaze:
         sig = {"image_a": img, "gaze_a": ang, "head_a": ang, "image_b": img, "gaze_b": ang, "head_b": ang}
         if eye_masks:
             sig.update(eye_a=tf.TensorSpec((part, s, s), tf.float32), eye_b=tf.TensorSpec((part, s, s), tf.float32))
+        if cross:
+            sig.update(image_cross=img, cross_head=tf.TensorSpec((part,), tf.int32))
         return tf.data.Dataset.from_generator(gen, output_signature=sig).prefetch(2)
 
     # ------------------------------------------------------------------ export

@@ -55,7 +55,7 @@ def _synthgaze(cfg, size, start_step):
     return DataBundle(
         # global batch k feeds step k, so a resumed run sees what an uninterrupted one would
         train=lambda ctx=None: synth.pairs("train", cfg.batch_size, seed=cfg.seed, start=start_step,
-                                           eye_masks=masks, **shards(ctx, cfg.batch_size)),
+                                           eye_masks=masks, cross=cfg.loss.cross > 0, **shards(ctx, cfg.batch_size)),
         val=lambda ctx=None: synth.pairs("val", cfg.batch_size, seed=1, infinite=False, num_batches=cfg.val_batches,
                                          eye_masks=masks, **shards(ctx, cfg.batch_size)),
         preview=preview,
