@@ -101,6 +101,7 @@ def eye_metrics(pred, truth, eye_mask, source=None, min_pixels=3):
       the sources, the scale of the one above.
     Judge-free measures of the eyes; NaN where the truth shows no eye."""
     pred, truth = np.asarray(pred, np.float64), np.asarray(truth, np.float64)
+    source = None if source is None else np.asarray(source, np.float64)
     keys = ("eye_psnr", "iris_error_px") + (("source_iris_error_px",) if source is not None else ())
     out = {key: np.full(len(pred), np.nan) for key in keys}
     for i, mask in enumerate(np.asarray(eye_mask)):
@@ -112,7 +113,7 @@ def eye_metrics(pred, truth, eye_mask, source=None, min_pixels=3):
                                           np.maximum, np.log10)
         out["iris_error_px"][i] = _iris_error_px(pred[i], truth[i], regions)
         if source is not None:
-            out["source_iris_error_px"][i] = _iris_error_px(np.asarray(source[i], np.float64), truth[i], regions)
+            out["source_iris_error_px"][i] = _iris_error_px(source[i], truth[i], regions)
     return out
 
 

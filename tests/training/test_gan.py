@@ -330,7 +330,8 @@ def test_cross_term_is_the_inference_redirection_against_the_exact_render():
     batch = synth.pair_batch(pid, a, b, cross=True)
     data = {k: tf.constant(v) for k, v in batch.items()}
     x = imaging.to_model_range(np.concatenate([batch["image_a"], batch["image_b"]]))
-    term = np.asarray(gan._cross_term(data, gan.generator.encode(x)))
+    labels = {k: tf.constant(np.concatenate([batch[f"{k}_a"], batch[f"{k}_b"]])) for k in ("gaze", "head")}
+    term = np.asarray(gan._cross_term(data, {"x": x, "features": gan.generator.encode(x), **labels}))
     head = batch["cross_head"][:, None] == 1
     out = np.asarray(gan.generator.redirect(
         batch["image_a"], target_gaze=np.where(head, batch["gaze_a"], batch["gaze_b"]),

@@ -370,10 +370,10 @@ class SynthGaze:
         if eye_masks:
             batch.update(eye_a=out[3]["eye"][:n], eye_b=out[3]["eye"][n:])
         if cross:
-            head = (np.arange(n) % 2).astype(np.int32)
-            gaze_to = np.where(head[:, None] == 1, batch["gaze_a"], batch["gaze_b"])
-            head_to = np.where(head[:, None] == 1, batch["head_b"], batch["head_a"])
-            batch.update(image_cross=self.render_target(pid, a, gaze=gaze_to, head=head_to), cross_head=head)
+            cross_head = (np.arange(n) % 2).astype(np.int32)
+            gaze_to = np.where(cross_head[:, None] == 1, batch["gaze_a"], batch["gaze_b"])
+            head_to = np.where(cross_head[:, None] == 1, batch["head_b"], batch["head_a"])
+            batch.update(image_cross=self.render_target(pid, a, gaze=gaze_to, head=head_to), cross_head=cross_head)
         return batch
 
     def pairs(self, split, batch_size, seed=0, infinite=True, fresh=True, min_angle_deg=0.0, num_batches=None,

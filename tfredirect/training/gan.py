@@ -251,20 +251,20 @@ class RedirectionGAN(keras.Model):
                                     + losses.label(judged["gaze"], real["gaze"]) + losses.label(judged["head"], real["head"]))
         return terms
 
-    def _cross_term(self, data, features):
+    def _cross_term(self, data, out):
         """Per-pair (B,) cross-redirection term (SynthGaze, LossConfig.cross): image a
         redirected exactly as at inference, from its own features with the gaze rotated to
         b's gaze (or the head to b's head, where `cross_head`), against the exact render of
         that target (`image_cross`): L1 plus the L1 over the fixed eye-region map. Unlike the
         pair swap, the decoder sees the image's own unrotated other feature here, and learns
-        not to read the redirected attribute from it."""
+        not to read the redirected attribute from it. `out` is swap_forward's: its images,
+        features and labels are [a, b]."""
         n = tf.shape(data["image_a"])[0]
-        own = {k: v[:n] for k, v in features.items()}
-        g_a, h_a = tf.cast(data["gaze_a"], tf.float32), tf.cast(data["head_a"], tf.float32)
-        g_b, h_b = tf.cast(data["gaze_b"], tf.float32), tf.cast(data["head_b"], tf.float32)
+        own = {k: v[:n] for k, v in out["features"].items()}
+        g_a, g_b, h_a, h_b = out["gaze"][:n], out["gaze"][n:], out["head"][:n], out["head"][n:]
         head = tf.cast(data["cross_head"], tf.bool)[:, None]
         target = self.generator.rotate(own, tf.where(head, g_a, g_b), tf.where(head, h_b, h_a), g_a, h_a)
-        x_hat = self.generator.synthesize(target, imaging.to_model_range(data["image_a"]), own)
+        x_hat = self.generator.synthesize(target, out["x"][:n], own)
         truth = imaging.to_model_range(data["image_cross"])
         return losses.reconstruction(x_hat, truth) + losses.eye_reconstruction(x_hat, truth, self.eye_map)
 
@@ -311,7 +311,7 @@ class RedirectionGAN(keras.Model):
             g_loss = avg(per_image)
             extra = {}
             if lc.cross > 0 and "image_cross" in data:
-                extra["cross"] = self._cross_term(data, out["features"])
+                extra["cross"] = self._cross_term(data, out)
                 g_loss += lc.cross * avg(extra["cross"])
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
