@@ -73,3 +73,29 @@ def test_check_pitchyaw_rejects_bad_angles(value, message):
     with pytest.raises(ValueError, match=message) as err:
         geometry.check_pitchyaw(value, "target_gaze", source="test.h5")
     assert "target_gaze" in str(err.value) and "test.h5" in str(err.value)
+
+
+def test_eye_in_head_known_values():
+    rad = lambda *rows: np.radians(np.array(rows, "float32"))  # noqa: E731
+    # looking where the head points: no eye rotation; head straight: the gaze itself
+    np.testing.assert_allclose(geometry.eye_in_head(rad((10, 30), (-20, -40)), rad((10, 30), (-20, -40))), 0, atol=1e-5)
+    np.testing.assert_allclose(geometry.eye_in_head(rad((10, 30)), rad((0, 0))), rad((10, 30)), atol=1e-6)
+    # yaw-only at zero pitch: the yaw difference; pitch-only at zero yaw: the pitch difference
+    np.testing.assert_allclose(geometry.eye_in_head(rad((0, 20), (15, 0)), rad((0, 5), (-10, 0))),
+                               rad((0, 15), (25, 0)), atol=1e-6)
+    # the head-to-camera rotation maps straight ahead onto the head's own direction
+    head = _angles(16)
+    ahead = np.asarray(geometry.head_to_camera(head)) @ np.array([0, 0, -1.0], "float32")
+    np.testing.assert_allclose(ahead, geometry.pitchyaw_to_vector(head), atol=1e-5)
+
+
+def test_eye_in_head_agrees_with_synthgaze_labels():
+    from tfredirect.data.synthgaze import EYE_IN_HEAD_RANGE, sample_labels
+
+    gaze, head = sample_labels(0, np.arange(500) % 20, np.arange(500))
+    eye = np.abs(np.asarray(geometry.eye_in_head(gaze, head)))
+    assert eye.max() <= EYE_IN_HEAD_RANGE[0] + 1e-4 and eye.max() > EYE_IN_HEAD_RANGE[0] - 0.02  # drawn up to the range
+    assert geometry.within_eye_range(gaze, head, EYE_IN_HEAD_RANGE).all()
+    # another sample's gaze under this head often is not a face that can exist
+    swapped = geometry.within_eye_range(np.roll(gaze, 1, 0), head, EYE_IN_HEAD_RANGE)
+    assert 0.3 < swapped.mean() < 0.8

@@ -80,6 +80,28 @@ def vector_to_pitchyaw(vector):
     return ops.stack([pitch, yaw], axis=-1)
 
 
+def head_to_camera(head):
+    """The rotation taking head-frame directions to the camera frame, R_y(yaw) R_x(-pitch),
+    for head pose (..., 2): it maps straight ahead (0, 0, -1) to pitchyaw_to_vector(head)."""
+    head = ops.convert_to_tensor(head)
+    return small_matmul(rotation_y(head[..., 1]), rotation_x(-head[..., 0]))
+
+
+def eye_in_head(gaze, head):
+    """The gaze direction in the head's frame, (pitch, yaw) (..., 2): the eye rotation a face
+    must show for a camera-frame gaze under a head pose; zero when gaze and head coincide."""
+    m = head_to_camera(head)
+    v = ops.sum(m * ops.expand_dims(pitchyaw_to_vector(gaze), -1), axis=-2)  # M^T v
+    return vector_to_pitchyaw(v)
+
+
+def within_eye_range(gaze, head, limit):
+    """Per sample, whether the eye-in-head rotation of (gaze, head) is within +/- `limit`
+    ((pitch, yaw) radians): a combination a face can show (NumPy bool (...,))."""
+    e = np.abs(np.asarray(eye_in_head(np.asarray(gaze, np.float32), np.asarray(head, np.float32))))
+    return (e[..., 0] <= limit[0] + 1e-4) & (e[..., 1] <= limit[1] + 1e-4)
+
+
 def angular_error(a, b):
     """Per-sample angle in degrees between two directions given as pitch/yaw (..., 2)
     or as 3-D vectors (..., 3)."""

@@ -10,7 +10,9 @@ independent GazeHeadEstimator from tools/train_estimator.py at the same image si
 redirection and disentanglement errors are judged; on SynthGaze the pixel metrics compare
 with the exact renders, and the judge-free eye metrics (eye PSNR; "iris px", the distance
 between the iris centroids of output and render, beside "src iris", the same for the
-unredirected source) use the renders' eye masks. Prints a table; --out writes JSON and a PNG of examples beside it
+unredirected source) use the renders' eye masks; "ref gaze"/"ref head" are the judge's errors on
+the references themselves, each way's floor. SynthGaze targets are plausible by default: the
+gaze-only and head-only ways keep the eyes within their range in the head (--targets). Prints a table; --out writes JSON and a PNG of examples beside it
 (rows: source, gaze only, head only, both, reference). Progress of the pairs goes to stderr
 (--verbose: 0 silent, 1 a bar on a terminal, 2 plain lines).
 """
@@ -36,6 +38,9 @@ flags.DEFINE_integer("pairs_per_person", 4, "SynthGaze: pairs per person.", lowe
 flags.DEFINE_integer("pairs", 256, "Real data: pairs to evaluate.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "SynthGaze dataset seed (use the training seed for the same persons split).")
 flags.DEFINE_enum("nuisance", "person", ["person", "image"], "SynthGaze nuisance mode (as in training).")
+flags.DEFINE_enum("targets", "plausible", ["plausible", "any"], "SynthGaze: plausible draws targets whose gaze-only "
+                  "and head-only ways keep the eyes within their range in the head; any takes any other sample "
+                  "(up to 90 deg eye-in-head, which the judge cannot read even on the exact renders).")
 flags.DEFINE_integer("eval_seed", 0, "Seed of the choice of persons and pairs.")
 flags.DEFINE_string("out", "", "Write the results as JSON here, and examples as <out>.png.")
 flags.DEFINE_integer("examples", 8, "Example rows in the PNG.", lower_bound=0)
@@ -58,7 +63,7 @@ def _evaluate(model, judge):
         split = F.split or "test"
         synth = SynthGaze(size=model.image_size, seed=F.seed, nuisance=F.nuisance)
         return evaluation.evaluate_synthgaze(model, synth, split, F.persons, F.pairs_per_person, F.eval_seed,
-                                             judge, F.examples, verbose=F.verbose)
+                                             judge, F.examples, verbose=F.verbose, targets=F.targets)
     from tfredirect.data import sources
     from tfredirect.training.data import split_index
 

@@ -124,6 +124,44 @@ def test_synthgaze_protocol_on_a_perfect_redirector_gives_exact_renders():
     assert np.all(np.any(b["gaze_a"] != b["gaze_b"], axis=1))  # a and b are different samples
 
 
+def test_plausible_targets_keep_every_way_within_the_eye_range():
+    from tfredirect import geometry
+    from tfredirect.data.synthgaze import EYE_IN_HEAD_RANGE
+
+    synth = SynthGaze(size=32, seed=0)
+
+    def labels(targets):
+        batches, _ = evaluation.synthgaze_batches(synth, "test", 8, 8, seed=1, batch_size=64, targets=targets)
+        b = next(batches)
+        return b, [geometry.within_eye_range(b["gaze_b"], b["head_a"], EYE_IN_HEAD_RANGE),
+                   geometry.within_eye_range(b["gaze_a"], b["head_b"], EYE_IN_HEAD_RANGE)]
+
+    plausible, ok = labels("plausible")
+    assert len(plausible["gaze_a"]) == 64 and all(o.all() for o in ok)
+    assert np.all(np.any(plausible["gaze_a"] != plausible["gaze_b"], axis=1))
+    anything, ok_any = labels("any")
+    assert 0.2 < np.mean(ok_any[0] & ok_any[1]) < 0.8  # without the draw, many ways ask the impossible
+    # same persons; only the implausible pairs are drawn again
+    np.testing.assert_array_equal(plausible["person"], anything["person"])
+    kept = ok_any[0] & ok_any[1]
+    for key in ("index_a", "gaze_b"):
+        np.testing.assert_array_equal(plausible[key][kept], anything[key][kept])
+    with pytest.raises(ValueError, match="targets"):
+        evaluation.synthgaze_batches(synth, targets="all")
+
+
+def test_the_judge_reads_the_references_as_each_ways_floor():
+    result, _ = run("identity")
+    for m in evaluation.MODES:  # references drawn with the requested labels: a perfect reading
+        assert result["redirection"][m]["reference_gaze_error_deg"] < 0.05
+    assert result["redirection"]["head"]["reference_judged_gaze_shift_deg"] < 0.05
+    # a's and b's labels differ by yaw 0.1 and 0.3 (gaze), 0.2 and 0.2 (head)
+    assert result["requested_change"]["gaze_change_deg"] == pytest.approx(math.degrees(0.2), abs=0.05)
+    assert result["requested_change"]["head_change_deg"] == pytest.approx(math.degrees(0.2), abs=0.05)
+    table = evaluation.format_table(dict(result, data="fake"))
+    assert "ref gaze" in table and "floor of each way" in table and "requested changes (mean): gaze 11.5" in table
+
+
 def test_empty_data_is_an_error():
     with pytest.raises(ValueError, match="no pairs"):
         evaluation.evaluate_pairs(FakeRedirector("identity"), [])

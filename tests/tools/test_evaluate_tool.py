@@ -45,7 +45,7 @@ def test_synthgaze_protocol_writes_json_table_and_examples(tool, models, tmp_pat
             "--persons=4", "--pairs_per_person=2", "--examples=3", f"--out={out}"]
     res = tool("evaluate", *args)
     assert res.returncode == 0, res.stderr
-    assert "gaze shift" in res.stdout and "floor" in res.stdout and f"wrote {out}" in res.stdout
+    assert "gaze shift" in res.stdout and "ref gaze" in res.stdout and "floor" in res.stdout and f"wrote {out}" in res.stdout
     assert "judging pairs: 8/8 pairs" in res.stderr and "\r" not in res.stderr  # progress as plain lines
     result = json.load(open(out))
     assert result["pairs"] == 8 and result["image_size"] == 32
@@ -61,6 +61,9 @@ def test_synthgaze_protocol_writes_json_table_and_examples(tool, models, tmp_pat
         got = result["redirection"][mode]
         assert got["gaze_error_deg"] == pytest.approx(_angle_deg(JUDGED_GAZE, labels[gaze]).mean(), abs=0.01), mode
         assert got["head_error_deg"] == pytest.approx(_angle_deg(JUDGED_HEAD, labels[head]).mean(), abs=0.01), mode
+        # the exact renders are judged against the same labels: the same errors
+        assert got["reference_gaze_error_deg"] == pytest.approx(got["gaze_error_deg"], abs=1e-6), mode
+        assert got["reference_head_error_deg"] == pytest.approx(got["head_error_deg"], abs=1e-6), mode
     assert result["judge_floor"]["gaze_error_deg"] == pytest.approx(_angle_deg(JUDGED_GAZE, labels["gaze_a"]).mean(),
                                                                     abs=0.01)
     assert result["judge_floor"]["head_error_deg"] == pytest.approx(_angle_deg(JUDGED_HEAD, labels["head_a"]).mean(),
