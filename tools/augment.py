@@ -10,7 +10,8 @@
 For every input sample, --per_image copies: each redirects the gaze or the head (--kind
 random), or one of gaze/head/both (mixed), or always gaze, head or both, to a target drawn
 uniformly within --gaze_range_deg / --head_range_deg (+/- pitch,yaw) or from a kernel
-density over the dataset's own labels (--targets=kde, --bandwidth_deg, 0 = Scott's rule).
+density over the dataset's own labels (--targets=kde, --bandwidth_deg, 0 = Scott's rule), keeping
+the gaze within --max_eye_in_head_deg of the head, as faces can.
 The new labels are the targets; what is not redirected keeps its label. Output layout
 (--layout, default the input's): sted (one h5, a group per person; no per-eye labels: NaN,
 eye_labels="not available"), xgaze (a folder of per-person h5 files) or folder (PNGs +
@@ -60,6 +61,9 @@ flags.DEFINE_enum("targets", "uniform", ["uniform", "kde"], "Target distribution
 flags.DEFINE_list("gaze_range_deg", ["40", "50"], "Target gaze within +/- PITCH,YAW degrees.")
 flags.DEFINE_list("head_range_deg", ["30", "45"], "Target head pose within +/- PITCH,YAW degrees.")
 flags.DEFINE_float("bandwidth_deg", 0.0, "kde kernel width, degrees (0: Scott's rule).", lower_bound=0.0,
+                   upper_bound=90.0)
+flags.DEFINE_float("max_eye_in_head_deg", 35.0, "Targets keep the gaze within +/- this many degrees (pitch and "
+                   "yaw) of the head, as faces can (SynthGaze's range); 0: no limit.", lower_bound=0.0,
                    upper_bound=90.0)
 flags.DEFINE_enum("layout", None, list(DATA), "Output layout (default: the input's).")
 flags.DEFINE_integer("chunk", 64, "Sources per batch and per committed staging file.", lower_bound=1)
@@ -177,7 +181,8 @@ def _run(out, protect):
     sampler = augmentation.TargetSampler(kind=F.kind, mode=F.targets,
                                          gaze_range_deg=parse_range(F.gaze_range_deg, "gaze_range_deg"),
                                          head_range_deg=parse_range(F.head_range_deg, "head_range_deg"),
-                                         bandwidth_deg=F.bandwidth_deg, seed=F.seed)
+                                         bandwidth_deg=F.bandwidth_deg, seed=F.seed,
+                                         max_eye_in_head_deg=F.max_eye_in_head_deg)
     start, stop = augmentation.shard_range(len(index), F.shard_index, F.num_shards)
     part = f" (shard {F.shard_index} of {F.num_shards}: samples {start}..{stop - 1})" if F.num_shards > 1 else ""
     if F.verbose:

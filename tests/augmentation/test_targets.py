@@ -88,3 +88,28 @@ def test_kde_over_reference_labels_draws_joint_reference_pairs_deterministically
         TargetSampler(mode="kde", reference_gaze=ref_g)
     with pytest.raises(ValueError, match="reference labels"):
         TargetSampler(mode="kde", reference_gaze=ref_g[:, :1], reference_head=ref_h[:, :1])
+
+
+def test_targets_keep_the_eyes_within_their_range_in_the_head():
+    from tfredirect import geometry
+
+    rng = np.random.default_rng(3)
+    gaze = rng.uniform(-0.6, 0.6, (300, 2)).astype(np.float32)
+    head = np.clip(gaze + rng.uniform(-0.5, 0.5, (300, 2)), -0.5, 0.5).astype(np.float32)
+    ids = np.arange(300)
+    limit = np.radians([35.0, 35.0])
+    head = np.where(geometry.within_eye_range(gaze, head, limit)[:, None], head, gaze * 0.8).astype(np.float32)
+    for kind in ("gaze", "head", "mixed"):
+        kinds, tg, th = TargetSampler(kind=kind, seed=4).draw(ids, 0, gaze, head)
+        assert geometry.within_eye_range(tg, th, limit).all(), kind
+        free_kinds, fg, fh = TargetSampler(kind=kind, seed=4, max_eye_in_head_deg=0).draw(ids, 0, gaze, head)
+        np.testing.assert_array_equal(kinds, free_kinds)
+        assert geometry.within_eye_range(fg, fh, limit).mean() < 0.85, kind  # unlimited draws often are not
+        kept = np.all(tg == fg, 1) & np.all(th == fh, 1)
+        assert kept.mean() > 0.3  # the first candidate stays wherever it was plausible
+    # no candidate can do it (gaze 50 deg right, head within +/- 10 deg): the nearest, head far right
+    _, tg, th = TargetSampler(kind="head", head_range_deg=(10, 10), seed=1).draw(
+        np.arange(20), 0, np.radians(np.tile([[0.0, 50.0]], (20, 1))).astype(np.float32), np.zeros((20, 2), np.float32))
+    assert np.all(th[:, 1] > 0) and np.degrees(th[:, 1]).mean() > 8.0
+    with pytest.raises(ValueError, match="max_eye_in_head_deg"):
+        TargetSampler(max_eye_in_head_deg=float("nan"))

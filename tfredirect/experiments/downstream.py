@@ -76,6 +76,7 @@ class DownstreamConfig:
     gaze_range_deg: tuple = None  # (pitch, yaw) target limits; None = SynthGaze's label ranges
     head_range_deg: tuple = None
     bandwidth_deg: float = 0.0  # kde: Gaussian kernel width; 0 = Scott's rule
+    max_eye_in_head_deg: float = 35.0  # targets keep the gaze this close to the head; 0 = no limit
     steps: int = 2000
     batch_size: int = 32
     lr: float = 1e-3
@@ -117,7 +118,8 @@ class DownstreamConfig:
         # the sampler checks the target settings (kind, distribution, ranges, bandwidth) now,
         # before anything is rendered or trained
         sampler = TargetSampler(kind=self.target_kind, mode=self.targets, gaze_range_deg=self.gaze_range_deg,
-                                head_range_deg=self.head_range_deg, bandwidth_deg=self.bandwidth_deg)
+                                head_range_deg=self.head_range_deg, bandwidth_deg=self.bandwidth_deg,
+                                max_eye_in_head_deg=self.max_eye_in_head_deg)
         self.gaze_range_deg, self.head_range_deg = sampler.gaze_range_deg, sampler.head_range_deg
         bins = tuple(float(b) for b in self.bins_deg)
         if not bins or any(b <= 0 for b in bins) or list(bins) != sorted(set(bins)):
@@ -134,6 +136,7 @@ def make_sampler(cfg, ref_gaze, ref_head):
     kde = cfg.targets == "kde"
     return TargetSampler(kind=cfg.target_kind, mode=cfg.targets, gaze_range_deg=cfg.gaze_range_deg,
                          head_range_deg=cfg.head_range_deg, bandwidth_deg=cfg.bandwidth_deg, seed=cfg.seed,
+                         max_eye_in_head_deg=cfg.max_eye_in_head_deg,
                          reference_gaze=ref_gaze if kde else None, reference_head=ref_head if kde else None)
 
 
