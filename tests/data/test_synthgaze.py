@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfredirect import geometry
 from tfredirect.data import synthgaze
-from tfredirect.data.synthgaze import SynthGaze, render
+from tfredirect.data.synthgaze import EYE_IN_HEAD_RANGE, SynthGaze, render
 from tfredirect.data.synthgaze_render import IDENTITY_FIELDS, NUISANCE_FIELDS
 
 SG = SynthGaze(size=64, seed=3, num_persons=200)
@@ -238,11 +239,28 @@ def test_pairs_carry_the_exact_render_of_a_redirected_to_bs_gaze_or_head():
     assert "image_cross" not in plain
     np.testing.assert_array_equal(plain["image_a"], batch["image_a"])  # same pairs, the renders added
     assert batch["image_cross"].dtype == tf.uint8 and batch["image_cross"].shape == (4, 32, 32, 3)
-    np.testing.assert_array_equal(batch["cross_head"].numpy(), [0, 1, 0, 1])
     pid, a, _ = synth.pair_keys("train", 4, np.random.default_rng([0, 2, 0, 0]))
     g_a, h_a, g_b, h_b = (batch[k].numpy() for k in ("gaze_a", "head_a", "gaze_b", "head_b"))
-    # even records: a with b's gaze; odd records: a with b's head; everything else a's own
-    want = synth.render_target(pid, a, gaze=np.stack([g_b[0], g_a[1], g_b[2], g_a[3]]),
-                               head=np.stack([h_a[0], h_b[1], h_a[2], h_b[3]]))
+    ok_gaze = geometry.within_eye_range(g_b, h_a, EYE_IN_HEAD_RANGE)
+    ok_head = geometry.within_eye_range(g_a, h_b, EYE_IN_HEAD_RANGE)
+    # even records: a with b's gaze; odd records: a with b's head (each the other way where
+    # only that one keeps the eyes within their range); everything else a's own
+    head = np.array([not ok_gaze[0] and ok_head[0], ok_head[1] or not ok_gaze[1],
+                     not ok_gaze[2] and ok_head[2], ok_head[3] or not ok_gaze[3]])
+    np.testing.assert_array_equal(batch["cross_head"].numpy(), head)
+    np.testing.assert_array_equal(batch["cross_weight"].numpy(), ok_gaze | ok_head)
+    want = synth.render_target(pid, a, gaze=np.where(head[:, None], g_a, g_b), head=np.where(head[:, None], h_b, h_a))
     np.testing.assert_array_equal(batch["image_cross"].numpy(), want)
     assert not np.array_equal(want, batch["image_a"].numpy())
+
+
+def test_cross_records_take_the_way_a_face_can_show():
+    synth = SynthGaze(size=32, seed=0)
+    pid, a, b = synth.pair_keys("train", 64, np.random.default_rng(5))
+    batch = synth.pair_batch(pid, a, b, cross=True)
+    head = batch["cross_head"][:, None] == 1
+    ok = geometry.within_eye_range(np.where(head, batch["gaze_a"], batch["gaze_b"]),
+                                   np.where(head, batch["head_b"], batch["head_a"]), EYE_IN_HEAD_RANGE)
+    assert 0.2 < np.mean(batch["cross_weight"] == 0) < 0.6  # neither way exists for these
+    np.testing.assert_array_equal(ok, batch["cross_weight"] == 1)  # the way taken exists wherever one does
+    assert 0.3 < batch["cross_head"].mean() < 0.7

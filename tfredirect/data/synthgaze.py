@@ -359,7 +359,9 @@ class SynthGaze:
         each image's visible-eyeball coverage (N, S, S) float32 as `eye_a`, `eye_b`;
         `cross` adds `image_cross`, the exact render of sample a redirected to b's gaze (even
         records, `cross_head` 0) or to b's head (odd records, `cross_head` 1), the rest of a
-        kept: what a one-attribute redirection of image_a should give."""
+        kept: what a one-attribute redirection of image_a should give. Where that way asks for
+        eyes beyond their range in the head and the other way does not, the record takes the
+        other way; `cross_weight` is 0 where neither is a face that can exist, else 1."""
         out = self.render_samples(np.concatenate([pid, pid]), np.concatenate([a, b]), return_masks=eye_masks)
         images, gaze, head = out[:3]
         n = len(pid)
@@ -370,10 +372,14 @@ class SynthGaze:
         if eye_masks:
             batch.update(eye_a=out[3]["eye"][:n], eye_b=out[3]["eye"][n:])
         if cross:
-            cross_head = (np.arange(n) % 2).astype(np.int32)
-            gaze_to = np.where(cross_head[:, None] == 1, batch["gaze_a"], batch["gaze_b"])
-            head_to = np.where(cross_head[:, None] == 1, batch["head_b"], batch["head_a"])
-            batch.update(image_cross=self.render_target(pid, a, gaze=gaze_to, head=head_to), cross_head=cross_head)
+            ok_gaze = geometry.within_eye_range(batch["gaze_b"], batch["head_a"], EYE_IN_HEAD_RANGE)
+            ok_head = geometry.within_eye_range(batch["gaze_a"], batch["head_b"], EYE_IN_HEAD_RANGE)
+            cross_head = np.arange(n) % 2 == 1
+            cross_head = np.where(cross_head, ok_head | ~ok_gaze, ~ok_gaze & ok_head)
+            gaze_to = np.where(cross_head[:, None], batch["gaze_a"], batch["gaze_b"])
+            head_to = np.where(cross_head[:, None], batch["head_b"], batch["head_a"])
+            batch.update(image_cross=self.render_target(pid, a, gaze=gaze_to, head=head_to),
+                         cross_head=cross_head.astype(np.int32), cross_weight=(ok_gaze | ok_head).astype(np.float32))
         return batch
 
     def pairs(self, split, batch_size, seed=0, infinite=True, fresh=True, min_angle_deg=0.0, num_batches=None,
@@ -420,7 +426,8 @@ class SynthGaze:
         if eye_masks:
             sig.update(eye_a=tf.TensorSpec((part, s, s), tf.float32), eye_b=tf.TensorSpec((part, s, s), tf.float32))
         if cross:
-            sig.update(image_cross=img, cross_head=tf.TensorSpec((part,), tf.int32))
+            sig.update(image_cross=img, cross_head=tf.TensorSpec((part,), tf.int32),
+                       cross_weight=tf.TensorSpec((part,), tf.float32))
         return tf.data.Dataset.from_generator(gen, output_signature=sig).prefetch(2)
 
     # ------------------------------------------------------------------ export

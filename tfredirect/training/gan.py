@@ -257,8 +257,9 @@ class RedirectionGAN(keras.Model):
         b's gaze (or the head to b's head, where `cross_head`), against the exact render of
         that target (`image_cross`): L1 plus the L1 over the fixed eye-region map. Unlike the
         pair swap, the decoder sees the image's own unrotated other feature here, and learns
-        not to read the redirected attribute from it. `out` is swap_forward's: its images,
-        features and labels are [a, b]."""
+        not to read the redirected attribute from it. Records whose `cross_weight` is 0 (no
+        way is a face that can exist) count 0. `out` is swap_forward's: its images, features
+        and labels are [a, b]."""
         n = tf.shape(data["image_a"])[0]
         own = {k: v[:n] for k, v in out["features"].items()}
         g_a, g_b, h_a, h_b = out["gaze"][:n], out["gaze"][n:], out["head"][:n], out["head"][n:]
@@ -266,7 +267,8 @@ class RedirectionGAN(keras.Model):
         target = self.generator.rotate(own, tf.where(head, g_a, g_b), tf.where(head, h_b, h_a), g_a, h_a)
         x_hat = self.generator.synthesize(target, out["x"][:n], own)
         truth = imaging.to_model_range(data["image_cross"])
-        return losses.reconstruction(x_hat, truth) + losses.eye_reconstruction(x_hat, truth, self.eye_map)
+        term = losses.reconstruction(x_hat, truth) + losses.eye_reconstruction(x_hat, truth, self.eye_map)
+        return term * tf.cast(data["cross_weight"], term.dtype) if "cross_weight" in data else term
 
     def _critic(self, images):
         """Discriminator logits in float32 (its compute dtype may be bfloat16)."""
