@@ -122,7 +122,8 @@ def main(argv):
             given = "--landmarks gives" if landmarks is not None else "face detection gives (pass --landmarks for 6)"
             raise ValueError(f"--face_model {F.face_model} has {len(face_model)} points but {given} {points}")
 
-        from tfredirect import normalization, visualize
+        from tfredirect import geometry, normalization, visualize
+        from tfredirect.data.synthgaze import EYE_IN_HEAD_RANGE
         from tfredirect.serving.checkpoints import load_generator
 
         model = load_generator(F.model)
@@ -149,6 +150,10 @@ def main(argv):
     print(f"{F.image}: face normalized to {model.image_size}x{model.image_size}; head pose from the "
           f"landmarks {deg(nf.head)}, model estimates gaze {deg(est_gaze)}, head {deg(est_head)}")
     print(f"targets: gaze {deg(gaze) if gaze is not None else 'kept'}, head {deg(head) if head is not None else 'kept'}")
+    eye = np.asarray(geometry.eye_in_head(est_gaze if gaze is None else gaze, est_head if head is None else head))
+    if np.any(np.abs(eye) > np.asarray(EYE_IN_HEAD_RANGE) + 1e-3):
+        print(f"redirect.py: warning: these targets turn the eyes {deg(eye)} in the head, beyond the +/-35 deg faces "
+              "show (and the model learned); the result will not show the target gaze", file=sys.stderr)
     for path in outputs.values():
         print(f"wrote {path}")
     return 0

@@ -24,8 +24,10 @@ def files(tmp_path_factory, tiny_redirector_file):
 @pytest.mark.slow
 def test_astronaut_detect_normalize_redirect_paste_back(tool, files, tmp_path):
     res = tool("redirect", "--model", str(files / "redirector.keras"), "--image", str(files / "astronaut.png"),
-               "--gaze_deg=0,-20", "--head_deg=0,15", "--paste_back", "--sweep", "--out_dir", str(tmp_path))
+               "--gaze_deg=0,-30", "--head_deg=0,15", "--paste_back", "--sweep", "--out_dir", str(tmp_path))
     assert res.returncode == 0, res.stderr
+    # gaze 30 deg right under a head turned 15 deg left: eyes turned 45 deg in the head
+    assert "warning: these targets turn the eyes (" in res.stderr and ", -45.0) deg in the head" in res.stderr
     normalized = cv2.imread(str(tmp_path / "astronaut_normalized.png"))
     assert normalized.shape[1] > normalized.shape[0]  # input | redirected side by side
     pasted = cv2.cvtColor(cv2.imread(str(tmp_path / "astronaut_pasted.png")), cv2.COLOR_BGR2RGB)
