@@ -123,10 +123,11 @@ def test_shipped_model_card_loads():
 
     card = pretrained.card("synthgaze-64")
     cfg = TrainConfig.from_dict(card["train_config"])
-    # the demo recipe run for 10,000 steps
-    assert (cfg.steps, cfg.gan.start, cfg.loss.feature, cfg.swap.both_prob, cfg.precision) == (
-        10000, 1500, 30.0, 0.5, "mixed_bfloat16")
-    assert ModelConfig.from_dict(card["model_config"]) == cfg.model_config() == preset("demo")
+    # the demo recipe (warp decoder) run for 10,000 steps
+    assert (cfg.steps, cfg.gan.start, cfg.loss.feature, cfg.loss.flow_smooth, cfg.swap.both_prob, cfg.precision) == (
+        10000, 1500, 30.0, 1.0, 0.5, "mixed_bfloat16")
+    assert ModelConfig.from_dict(card["model_config"]) == cfg.model_config() == preset("demo", decoder="warp")
+    assert card["evaluation"]["targets"] == "plausible"
 
 
 def test_model_config_dict_is_unchanged():
