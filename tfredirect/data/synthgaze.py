@@ -166,6 +166,14 @@ def sample_labels(seed, person, index):
     return gaze.astype(np.float32), head.astype(np.float32)
 
 
+def one_attribute_ways_in_range(gaze_a, head_a, gaze_b, head_b):
+    """(gaze way, head way) per pair, NumPy bool: whether a redirected to b's gaze (b's gaze
+    under a's head), and a redirected to b's head (a's gaze under b's head), keep the eyes
+    within EYE_IN_HEAD_RANGE, as faces can."""
+    return (geometry.within_eye_range(gaze_b, head_a, EYE_IN_HEAD_RANGE),
+            geometry.within_eye_range(gaze_a, head_b, EYE_IN_HEAD_RANGE))
+
+
 @dataclasses.dataclass(frozen=True)
 class SynthGaze:
     """The SynthGaze dataset: persons, samples, pairs, exact targets and h5 export.
@@ -372,8 +380,8 @@ class SynthGaze:
         if eye_masks:
             batch.update(eye_a=out[3]["eye"][:n], eye_b=out[3]["eye"][n:])
         if cross:
-            ok_gaze = geometry.within_eye_range(batch["gaze_b"], batch["head_a"], EYE_IN_HEAD_RANGE)
-            ok_head = geometry.within_eye_range(batch["gaze_a"], batch["head_b"], EYE_IN_HEAD_RANGE)
+            ok_gaze, ok_head = one_attribute_ways_in_range(batch["gaze_a"], batch["head_a"], batch["gaze_b"],
+                                                           batch["head_b"])
             cross_head = np.arange(n) % 2 == 1
             cross_head = np.where(cross_head, ok_head | ~ok_gaze, ~ok_gaze & ok_head)
             gaze_to = np.where(cross_head[:, None], batch["gaze_a"], batch["gaze_b"])

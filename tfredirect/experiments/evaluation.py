@@ -31,7 +31,7 @@ import os
 
 import numpy as np
 
-from tfredirect import fileio, geometry, metrics, visualize
+from tfredirect import fileio, metrics, visualize
 from tfredirect.progress import Progress
 
 MODES = ("gaze", "head", "both")
@@ -65,6 +65,18 @@ class _Accumulator:
 
     def means(self, prefix=""):
         return {k[len(prefix):]: self.mean(k) for k in self.values if k.startswith(prefix)}
+
+
+def _add_judged(acc, prefix, mode, judged, want_g, want_h, judged_src):
+    """Add the judged errors of one way's images against the labels they should show, and
+    the judged shift of the attribute the way keeps (from the judge's reading of the sources)."""
+    got_g, got_h = judged
+    acc.add(f"{prefix}gaze_error_deg", metrics.angular_error_deg(got_g, want_g))
+    acc.add(f"{prefix}head_error_deg", metrics.angular_error_deg(got_h, want_h))
+    if mode == "gaze":
+        acc.add(f"{prefix}judged_head_shift_deg", metrics.angular_error_deg(got_h, judged_src[1]))
+    if mode == "head":
+        acc.add(f"{prefix}judged_gaze_shift_deg", metrics.angular_error_deg(got_g, judged_src[0]))
 
 
 def evaluate_pairs(redirector, batches, judge=None, reference_fn=None, examples=0, progress=None):
@@ -101,13 +113,7 @@ def evaluate_pairs(redirector, batches, judge=None, reference_fn=None, examples=
                                                   source_gaze=src_g, source_head=src_h))
             outputs[mode] = pred
             if judge is not None:
-                got_g, got_h = judge(pred)
-                acc.add(f"{mode}/gaze_error_deg", metrics.angular_error_deg(got_g, want_g))
-                acc.add(f"{mode}/head_error_deg", metrics.angular_error_deg(got_h, want_h))
-                if mode == "gaze":
-                    acc.add(f"{mode}/judged_head_shift_deg", metrics.angular_error_deg(got_h, judged_src[1]))
-                if mode == "head":
-                    acc.add(f"{mode}/judged_gaze_shift_deg", metrics.angular_error_deg(got_g, judged_src[0]))
+                _add_judged(acc, f"{mode}/", mode, judge(pred), want_g, want_h, judged_src)
             reference = reference_fn(batch, mode, want_g, want_h) if reference_fn else None
             eye = None
             if isinstance(reference, dict):
@@ -115,13 +121,7 @@ def evaluate_pairs(redirector, batches, judge=None, reference_fn=None, examples=
             if reference is not None:
                 outputs[f"{mode}_reference"] = reference
                 if judge is not None:  # what the judge reads on the images the way should give
-                    ref_g, ref_h = judge(reference)
-                    acc.add(f"{mode}/reference_gaze_error_deg", metrics.angular_error_deg(ref_g, want_g))
-                    acc.add(f"{mode}/reference_head_error_deg", metrics.angular_error_deg(ref_h, want_h))
-                    if mode == "gaze":
-                        acc.add(f"{mode}/reference_judged_head_shift_deg", metrics.angular_error_deg(ref_h, judged_src[1]))
-                    if mode == "head":
-                        acc.add(f"{mode}/reference_judged_gaze_shift_deg", metrics.angular_error_deg(ref_g, judged_src[0]))
+                    _add_judged(acc, f"{mode}/reference_", mode, judge(reference), want_g, want_h, judged_src)
                 for key, value in metrics.pixel_metrics(pred, reference).items():
                     acc.add(f"{mode}/{key}", value)
             if eye is not None:
@@ -149,14 +149,14 @@ def evaluate_pairs(redirector, batches, judge=None, reference_fn=None, examples=
 def plausible_pairs(synth, pid, src, tgt, rng, tries=256):
     """Redraw pairs (`src`, `tgt`, in place) until every way asks for a face that can exist:
     b's gaze under a's head and a's gaze under b's head keep the eye-in-head rotation within
-    the range the persons' own samples have (synthgaze.EYE_IN_HEAD_RANGE). A rejected pair is
-    drawn again whole, so the pairs are uniform among each person's plausible ones."""
-    from tfredirect.data.synthgaze import EYE_IN_HEAD_RANGE
+    the range the persons' own samples have (synthgaze.one_attribute_ways_in_range). A rejected
+    pair is drawn again whole, so the pairs are uniform among each person's plausible ones."""
+    from tfredirect.data.synthgaze import one_attribute_ways_in_range
 
     n = synth.samples_per_person
     for _ in range(tries):
-        (ga, ha), (gb, hb) = synth.labels(pid, src), synth.labels(pid, tgt)
-        bad = ~(geometry.within_eye_range(gb, ha, EYE_IN_HEAD_RANGE) & geometry.within_eye_range(ga, hb, EYE_IN_HEAD_RANGE))
+        ok_gaze, ok_head = one_attribute_ways_in_range(*synth.labels(pid, src), *synth.labels(pid, tgt))
+        bad = ~(ok_gaze & ok_head)
         if not bad.any():
             return src, tgt
         src[bad] = rng.integers(0, n, int(bad.sum()))
