@@ -24,6 +24,7 @@ OLD_FLAG_DEFAULTS = dict(
     both_prob=0.0,  # added later (the "both" swap kind), off by default so the old runs are unchanged
     eye_region="fixed",  # added later (per-image rendered eye masks), the fixed map as before
     w_cross=0.0,  # added later (the SynthGaze cross-redirection term), off by default
+    w_keep=0.0,  # added later (the keep term: a gaze-only redirection keeps the face outside the eyes), off by default
     checkpoint_every=500, keep_checkpoints=3, log_every=25, val_batches=4, resume=False, overwrite=False, verbose=1,
 )
 OLD_FLAGFILES = {

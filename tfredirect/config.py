@@ -173,6 +173,9 @@ class LossConfig(_Section):
     cross: float = _weight(0.0, "SynthGaze only: weight of the cross-redirection term: image a redirected as at "
                                 "inference (its own features, gaze rotated to b's gaze, or head to b's head) against "
                                 "SynthGaze's exact render of that target (L1 plus the eye-region L1).")
+    keep: float = _weight(0.0, "Weight of the keep term: image a redirected as at inference (its own features, gaze "
+                               "rotated to b's gaze) must keep its own pixels outside the eye region (L1 weighted by "
+                               "1 - the eye-region weights). Any data; no render needed.")
 
 
 @dataclasses.dataclass(frozen=True)

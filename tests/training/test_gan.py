@@ -346,3 +346,47 @@ def test_cross_term_is_the_inference_redirection_against_the_exact_render():
     gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-4))
     logs = gan.train_step(data)
     assert float(logs["cross"]) == pytest.approx(float(term.mean()), rel=1e-4)
+
+
+def _keep_setup():
+    """A fresh tiny warp GAN that learns from the keep term alone, and a SynthGaze pair batch."""
+    from tfredirect.data.synthgaze import SynthGaze
+
+    keras.utils.set_random_seed(0)
+    gan = RedirectionGAN(preset("tiny", decoder="warp"), LossConfig(rec=0.0, label=0.0, orth=0.0, adv=0.0, keep=1.0),
+                         seed=0)
+    synth = SynthGaze(size=32, seed=0)
+    batch = synth.pair_batch(*synth.pair_keys("train", 4, np.random.default_rng(3)))
+    return gan, {k: tf.constant(v) for k, v in batch.items()}
+
+
+def test_keep_term_is_the_inference_gaze_redirection_against_a_outside_the_eyes():
+    """The keep term of a pair is the L1 outside the eyes (weights 1 - eye map) between what
+    Redirector.redirect makes of image a at b's gaze (head kept) and a itself."""
+    from tfredirect import imaging
+
+    gan, data = _keep_setup()
+    x = imaging.to_model_range(np.concatenate([data["image_a"], data["image_b"]]))
+    labels = {k: tf.constant(np.concatenate([data[f"{k}_a"], data[f"{k}_b"]])) for k in ("gaze", "head")}
+    out = {"x": x, "features": gan.generator.encode(x), "eye": None, **labels}
+    term = np.asarray(gan._keep_term(out))
+    redirected = np.asarray(gan.generator.redirect(
+        np.asarray(x[:4]), target_gaze=np.asarray(data["gaze_b"]), source_gaze=np.asarray(data["gaze_a"]),
+        source_head=np.asarray(data["head_a"])))
+    weights = 1.0 - np.asarray(gan.eye_map)
+    want = (weights * np.abs(redirected - np.asarray(x[:4])).mean(-1)).sum((1, 2)) / (weights.sum() + 1e-6)
+    assert term.shape == (4,) and np.all(term > 0.01)
+    np.testing.assert_allclose(term, want, rtol=1e-4)
+    gan.compile(g_optimizer=keras.optimizers.Adam(3e-3), d_optimizer=keras.optimizers.Adam(1e-4))
+    assert float(gan.train_step(data)["keep"]) == pytest.approx(float(term.mean()), rel=1e-4)
+
+
+@pytest.mark.slow
+def test_keep_term_teaches_the_warp_decoder_to_keep_the_face():
+    """With only the keep term to learn, a fresh warp decoder keeps a's pixels outside the
+    eyes: the term falls by more than half in 60 steps (0.043 -> 0.011 measured)."""
+    gan, data = _keep_setup()
+    gan.compile(g_optimizer=keras.optimizers.Adam(3e-3), d_optimizer=keras.optimizers.Adam(1e-4))
+    step = tf.function(gan.train_step)
+    logs = [float(step(data)["keep"]) for _ in range(60)]
+    assert logs[-1] < 0.5 * logs[0], logs

@@ -10,7 +10,9 @@ One training step on a batch of same-person pairs (x_a, x_b) with labels:
    x_a_hat), never the image it rebuilds;
 5. update all modules from L1 similarity to x_a, x_b, the adversarial loss, the auxiliary
    label loss and the orthogonality loss (S104, claim 7); optionally an eye-region L1, a
-   frozen estimator's judgement (consistency) and feature matching, and flow smoothness.
+   frozen estimator's judgement (consistency) and feature matching, flow smoothness, and
+   two terms on image a redirected exactly as at inference: against SynthGaze's exact
+   render (cross) or against a itself outside the eyes (keep).
 
 Distribution: every loss is a per-sample vector reduced with `tf.nn.compute_average_loss`
 (sum / global batch), because Keras optimizers sum gradients over replicas. Random choices
@@ -31,7 +33,7 @@ from tfredirect.models.redirector import Redirector
 _OPTIONAL_TERMS = ("consistency", "feature", "eye", "flow_smooth")  # weighted by the LossConfig field of that name
 _TRACKERS = (
     "g_loss", "d_loss", "rec", "label", "orth", "adv", "adv_weight", "gaze_err", "head_err", "psnr", "cross",
-    *_OPTIONAL_TERMS,
+    "keep", *_OPTIONAL_TERMS,
 )
 
 
@@ -270,6 +272,22 @@ class RedirectionGAN(keras.Model):
         term = losses.reconstruction(x_hat, truth) + losses.eye_reconstruction(x_hat, truth, self.eye_map)
         return term * tf.cast(data["cross_weight"], term.dtype) if "cross_weight" in data else term
 
+    def _keep_term(self, out):
+        """Per-pair (B,) keep term (LossConfig.keep): image a redirected exactly as at
+        inference, from its own features with only the gaze rotated to b's gaze, against a
+        itself, weighted by 1 - the eye-region weights (the eye term's: the fixed map or a's
+        rendered eyes): a gaze redirection changes nothing outside the eyes. The pair swap
+        never decodes a target whose head equals its warp source's, so without this term the
+        warp decoder moves the whole face a few pixels when only the gaze should change. Needs
+        no exact render. `out` is swap_forward's."""
+        n = tf.shape(out["gaze"])[0] // 2
+        own = {k: v[:n] for k, v in out["features"].items()}
+        x_a = out["x"][:n]
+        target = self.generator.rotate(own, out["gaze"][n:], None, out["gaze"][:n], None)
+        x_hat = self.generator.synthesize(target, x_a, own)
+        eye = self.eye_map if out["eye"] is None else out["eye"][:n]
+        return losses.eye_reconstruction(x_hat, x_a, 1.0 - ops.clip(eye, 0.0, 1.0))
+
     def _critic(self, images):
         """Discriminator logits in float32 (its compute dtype may be bfloat16)."""
         return ops.cast(self.discriminator(images), "float32")
@@ -315,6 +333,9 @@ class RedirectionGAN(keras.Model):
             if lc.cross > 0 and "image_cross" in data:
                 extra["cross"] = self._cross_term(data, out)
                 g_loss += lc.cross * avg(extra["cross"])
+            if lc.keep > 0:
+                extra["keep"] = self._keep_term(out)
+                g_loss += lc.keep * avg(extra["keep"])
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
 
