@@ -112,11 +112,23 @@ def test_eye_metrics_hand_computed_values():
     # 16 of the 64 eye pixels differ by 210 grey levels in all channels
     assert out["eye_psnr"][1] == pytest.approx(10 * np.log10(255.0**2 / (16 / 64 * 210.0**2)), rel=1e-9)
     assert "source_iris_error_px" not in out
+    assert np.all(out["rest_psnr"] == metrics.MAX_PSNR_DB)  # nothing differs outside the eyes
     # the sources' distance to the same truth, measured in the same eyes
     with_source = metrics.eye_metrics(np.stack([truth, truth]), np.stack([truth, truth]), np.stack([mask, mask]),
                                       source=np.stack([moved, truth]))
     np.testing.assert_allclose(with_source["source_iris_error_px"], [2.0, 0.0], atol=1e-6)
     np.testing.assert_allclose(with_source["iris_error_px"], [0.0, 0.0], atol=1e-6)
+
+
+def test_rest_psnr_leaves_out_the_eyes_and_a_margin():
+    truth, mask = _eyes((3, 3))
+    pred = truth.copy()
+    pred[10:14, 8:18] = 0  # the inner eye corners (cols 2-9, 14-21) and the margin between them: not counted
+    assert metrics.eye_metrics(pred[None], truth[None], mask[None])["rest_psnr"][0] == metrics.MAX_PSNR_DB
+    pred[0, 0] = truth[0, 0] + 30  # one pixel far from the eyes, 30 grey levels in all channels
+    rest = 24 * 24 - 8 * 24  # with the margin the two 4x8 eyes grow into one band, rows 8-15
+    got = metrics.eye_metrics(pred[None], truth[None], mask[None])["rest_psnr"][0]
+    assert got == pytest.approx(10 * np.log10(255.0**2 / (30.0**2 / rest)), rel=1e-9)
 
 
 def test_eye_metrics_are_nan_without_eyes_and_ignore_specks():

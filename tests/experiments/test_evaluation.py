@@ -113,7 +113,7 @@ def test_synthgaze_protocol_on_a_perfect_redirector_gives_exact_renders():
     assert result["pairs"] == 4 and "judge_floor" not in result
     for m in evaluation.MODES:
         r = result["redirection"][m]
-        assert r["psnr"] == pytest.approx(100.0) and r["eye_psnr"] == pytest.approx(100.0)
+        assert r["psnr"] == pytest.approx(100.0) and r["eye_psnr"] == pytest.approx(100.0) == r["rest_psnr"]
         assert r["iris_error_px"] == pytest.approx(0.0, abs=1e-9)
     # the unredirected source's irises are off wherever the gaze changed
     assert result["redirection"]["gaze"]["source_iris_error_px"] > 0.3

@@ -14,7 +14,8 @@ only, and both. Reported per way:
 - on SynthGaze, judge-free eye metrics from the exact render's eye masks: PSNR over the eyes
   and the distance between the iris centroids of output and render (`metrics.eye_metrics`),
   with the same distance for the unredirected source as the scale (how far the irises
-  should move). A generator that pleases the judge with eyes no person would accept (dark
+  should move), and the PSNR outside the eyes (`rest_psnr`: what a gaze redirection should
+  leave as it was). A generator that pleases the judge with eyes no person would accept (dark
   slits, smeared irises) shows here.
 The judge's error on the unredirected source images is reported as the floor, and the
 redirector's auxiliary heads' errors on the sources as well; the judge's error on each way's
@@ -268,7 +269,7 @@ def format_table(result):
                ("reference_gaze_error_deg", "ref gaze", 8, 2), ("reference_head_error_deg", "ref head", 8, 2),
                ("l1", "L1", 7, 4), ("psnr", "PSNR dB", 8, 2), ("ssim", "SSIM", 7, 4),
                ("eye_psnr", "eye PSNR", 9, 2), ("iris_error_px", "iris px", 8, 2),
-               ("source_iris_error_px", "src iris", 9, 2)]
+               ("source_iris_error_px", "src iris", 9, 2), ("rest_psnr", "rest PSNR", 10, 2)]
     present = [c for c in columns if any(c[0] in m for m in result["redirection"].values())]
     lines.append(f"{'redirect':9s}" + "".join(f"{title:>{w + 1}s}" for _, title, w, _ in present))
     for mode, m in result["redirection"].items():
