@@ -31,11 +31,11 @@ OLD_FLAGFILES = {
     "tiny": dict(preset="tiny", data="synthgaze", batch_size=16, steps=200, checkpoint_every=100, gan_warmup=50,
                  out_dir="runs/tiny"),
     # the demo recipe changed on 2026-11-26 (the ablation's best arm): bfloat16, feature and eye terms, "both" kind,
-    # then (2026-11-26, second change) the warp decoder with its flow smoothness
+    # then (2026-11-26, second change) the warp decoder with its flow smoothness, then the keep term
     "demo": dict(preset="demo", data="synthgaze", batch_size=16, steps=3000, checkpoint_every=500, g_lr=1.5e-3,
                  d_lr=2e-4, gan_start=1500, gan_warmup=1000, w_consistency=30.0, consistency_estimator="auto",
                  out_dir="runs/demo", precision="mixed_bfloat16", w_feature=30.0, w_eye=200.0, both_prob=0.5,
-                 decoder="warp", w_flow_smooth=1.0),
+                 decoder="warp", w_flow_smooth=1.0, w_keep=200.0),
     "base": dict(preset="base", data="synthgaze", batch_size=64, steps=100000, checkpoint_every=1000, g_lr=2e-4,
                  d_lr=2e-4, gan_start=5000, gan_warmup=10000, out_dir="runs/base"),
 }
@@ -80,7 +80,7 @@ def test_demo_preset_field_by_field():
     assert (demo.preset, demo.batch_size, demo.steps, demo.checkpoint_every) == ("demo", 16, 3000, 500)
     assert (demo.g_lr, demo.d_lr, demo.out_dir, demo.consistency_estimator) == (1.5e-3, 2e-4, "runs/demo", "auto")
     assert demo.gan == GanSchedule(start=1500, warmup=1000)
-    assert demo.loss == LossConfig(consistency=30.0, feature=30.0, eye=200.0, flow_smooth=1.0)
+    assert demo.loss == LossConfig(consistency=30.0, feature=30.0, eye=200.0, flow_smooth=1.0, keep=200.0)
     assert demo.swap == SwapConfig(both_prob=0.5)
     assert demo.precision == "mixed_bfloat16" and demo.eye_region == "fixed"
     assert demo.model_config() == preset("demo", decoder="warp") and demo.model_config().flow_stride == 2
@@ -90,7 +90,7 @@ def test_demo_preset_field_by_field():
 
 def test_preset_overrides_merge_sections():
     cfg = TrainConfig.from_preset("demo", loss={"eye": 50.0}, gan={"start": 10}, steps=6000)
-    assert cfg.loss == LossConfig(consistency=30.0, feature=30.0, eye=50.0, flow_smooth=1.0)  # the others kept
+    assert cfg.loss == LossConfig(consistency=30.0, feature=30.0, eye=50.0, flow_smooth=1.0, keep=200.0)  # others kept
     assert cfg.gan == GanSchedule(start=10, warmup=1000) and cfg.steps == 6000
     assert cfg.replace(swap={"gaze_prob": 1.0}).swap == SwapConfig(gaze_prob=1.0, id_swap_prob=1.0, both_prob=0.5)
     assert TrainConfig.from_preset("demo", loss=LossConfig(rec=1.0)).loss == LossConfig(rec=1.0)

@@ -38,7 +38,7 @@ def test_flags_override_the_recipe_by_their_old_names():
     demo = os.path.join(ROOT, "tools", "flags", "demo.flags")
     cfg = parse(f"--flagfile={demo}", "--steps=6000", "--w_eye=200", "--w_feature=30", "--gan_start=750",
                 "--gaze_prob=1", "--id_swap_prob=0", "--precision=mixed_bfloat16", "--out_dir=runs/x", "--resume")
-    assert cfg.loss == LossConfig(consistency=30.0, eye=200.0, feature=30.0, flow_smooth=1.0)
+    assert cfg.loss == LossConfig(consistency=30.0, eye=200.0, feature=30.0, flow_smooth=1.0, keep=200.0)
     assert cfg.gan == GanSchedule(start=750, warmup=1000) and cfg.swap == SwapConfig(1.0, 0.0, both_prob=0.5)
     assert (cfg.steps, cfg.precision, cfg.out_dir, cfg.resume) == (6000, "mixed_bfloat16", "runs/x", True)
     # a flag given explicitly wins even when it equals the demo default shown in --help
