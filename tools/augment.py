@@ -58,13 +58,7 @@ flags.DEFINE_enum("kind", "random", list(KINDS), "random (gaze or head), mixed (
                   "or both.")
 flags.DEFINE_enum("targets", "uniform", ["uniform", "kde"], "Target distribution: uniform within the ranges, or a "
                   "kernel density around the dataset's labels.")
-flags.DEFINE_list("gaze_range_deg", ["40", "50"], "Target gaze within +/- PITCH,YAW degrees.")
-flags.DEFINE_list("head_range_deg", ["30", "45"], "Target head pose within +/- PITCH,YAW degrees.")
-flags.DEFINE_float("bandwidth_deg", 0.0, "kde kernel width, degrees (0: Scott's rule).", lower_bound=0.0,
-                   upper_bound=90.0)
-flags.DEFINE_float("max_eye_in_head_deg", 35.0, "Targets keep the gaze within +/- this many degrees (pitch and "
-                   "yaw) of the head, as faces can (SynthGaze's range); 0: no limit.", lower_bound=0.0,
-                   upper_bound=90.0)
+cli.define_target_flags()
 flags.DEFINE_enum("layout", None, list(DATA), "Output layout (default: the input's).")
 flags.DEFINE_integer("chunk", 64, "Sources per batch and per committed staging file.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of the target draws.")
@@ -84,19 +78,6 @@ flags.DEFINE_alias("head_range", "head_range_deg")
 flags.mark_flags_as_required(["data", "data_path", "model", "out"])
 
 
-def parse_range(values, name):
-    """A PITCH,YAW list in degrees as two floats in (0, 90]; ValueError naming the flag."""
-    try:
-        r = tuple(float(v) for v in values)
-    except ValueError:
-        r = ()
-    if len(r) != 2 or not all(0 < v <= 90 for v in r):
-        raise ValueError(f"--{name}={','.join(values)}: expected PITCH,YAW in degrees, each in (0, 90]")
-    return r
-
-
-for _name in ("gaze_range_deg", "head_range_deg"):
-    cli.check_flag(_name, parse_range)
 flags.register_multi_flags_validator(["judge", "max_judged_error_deg"],
                                      lambda f: f["max_judged_error_deg"] is None or bool(f["judge"]),
                                      message="--max_judged_error_deg needs --judge")
@@ -179,8 +160,8 @@ def _run(out, protect):
     backend = load_backend()
     judge = augmentation.load_judge(F.judge) if F.judge else None
     sampler = augmentation.TargetSampler(kind=F.kind, mode=F.targets,
-                                         gaze_range_deg=parse_range(F.gaze_range_deg, "gaze_range_deg"),
-                                         head_range_deg=parse_range(F.head_range_deg, "head_range_deg"),
+                                         gaze_range_deg=cli.parse_range(F.gaze_range_deg, "gaze_range_deg"),
+                                         head_range_deg=cli.parse_range(F.head_range_deg, "head_range_deg"),
                                          bandwidth_deg=F.bandwidth_deg, seed=F.seed,
                                          max_eye_in_head_deg=F.max_eye_in_head_deg)
     start, stop = augmentation.shard_range(len(index), F.shard_index, F.num_shards)

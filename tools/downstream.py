@@ -49,12 +49,7 @@ flags.DEFINE_enum("targets", "kde", ["kde", "uniform"],
                   "distribution, or all training persons' labels); uniform: independent, within the ranges.")
 flags.DEFINE_enum("target_kind", "both", ["gaze", "head", "both", "random", "mixed"],
                   "What each copy redirects: gaze, head, both, random (gaze or head) or mixed.")
-flags.DEFINE_list("gaze_range_deg", ["40", "50"], "Target gaze limits |pitch|, |yaw| (deg); SynthGaze's range.")
-flags.DEFINE_list("head_range_deg", ["30", "45"], "Target head limits |pitch|, |yaw| (deg); SynthGaze's range.")
-flags.DEFINE_float("bandwidth_deg", 0.0, "kde kernel width (deg); 0 = Scott's rule.")
-flags.DEFINE_float("max_eye_in_head_deg", 35.0, "Targets keep the gaze within +/- this many degrees (pitch and "
-                   "yaw) of the head, as faces can (SynthGaze's range); 0: no limit.", lower_bound=0.0,
-                   upper_bound=90.0)
+cli.define_target_flags()
 flags.DEFINE_integer("steps", 2000, "Estimator training steps (every arm).", lower_bound=1)
 flags.DEFINE_integer("batch_size", 32, "Estimator batch size.", lower_bound=1)
 flags.DEFINE_float("lr", 1e-3, "Estimator Adam learning rate (cosine decay).")
@@ -74,7 +69,6 @@ flags.register_validator("max_gaze_deg", lambda v: 0 < v < 90, message="expected
 flags.register_validator("lr", lambda v: v > 0, message="expected a positive learning rate")
 flags.register_validator("max_judged_error_deg", lambda v: 0 <= v < float("inf"),
                          message="expected a finite angle >= 0 degrees")
-flags.register_validator("bandwidth_deg", lambda v: 0 <= v <= 90, message="expected 0 (Scott's rule) to 90 degrees")
 flags.mark_flag_as_required("model")
 
 
@@ -94,8 +88,8 @@ def main(argv):
         cfg = downstream.DownstreamConfig(
             out_dir=F.out_dir, model=F.model, data=F.data, data_path=F.data_path, size=F.size,
             samples=F.samples, max_gaze_deg=F.max_gaze_deg, per_image=F.per_image, targets=F.targets,
-            target_kind=F.target_kind, gaze_range_deg=_floats("gaze_range_deg"),
-            head_range_deg=_floats("head_range_deg"), bandwidth_deg=F.bandwidth_deg,
+            target_kind=F.target_kind, gaze_range_deg=cli.parse_range(F.gaze_range_deg, "gaze_range_deg"),
+            head_range_deg=cli.parse_range(F.head_range_deg, "head_range_deg"), bandwidth_deg=F.bandwidth_deg,
             max_eye_in_head_deg=F.max_eye_in_head_deg, steps=F.steps,
             batch_size=F.batch_size, lr=F.lr, seed=F.seed, test_samples=F.test_samples, with_full=F.with_full,
             bins_deg=_floats("bins_deg"), judge=F.judge, max_judged_error_deg=F.max_judged_error_deg,
