@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from tfredirect import metrics
 from tfredirect.experiments import evaluation
 from tfredirect.data.synthgaze import SynthGaze
 
@@ -115,8 +116,17 @@ def test_synthgaze_protocol_on_a_perfect_redirector_gives_exact_renders():
         r = result["redirection"][m]
         assert r["psnr"] == pytest.approx(100.0) and r["eye_psnr"] == pytest.approx(100.0) == r["rest_psnr"]
         assert r["iris_error_px"] == pytest.approx(0.0, abs=1e-9)
-    # the unredirected source's irises are off wherever the gaze changed
+    # the unredirected source's irises are off wherever the gaze changed, and its pixels too
     assert result["redirection"]["gaze"]["source_iris_error_px"] > 0.3
+    for m in evaluation.MODES:
+        want = {"psnr": [], "ssim": []}
+        for b in seen:
+            _, _, want_g, want_h = evaluation.mode_targets(m, b["gaze_a"], b["head_a"], b["gaze_b"], b["head_b"])
+            for key, value in metrics.pixel_metrics(b["image_a"], reference_fn(b, m, want_g, want_h)["image"]).items():
+                want.get(key, []).extend(value)
+        r = result["redirection"][m]
+        assert r["source_psnr"] == pytest.approx(np.mean(want["psnr"]), rel=1e-6) and r["source_psnr"] < 60.0
+        assert r["source_ssim"] == pytest.approx(np.mean(want["ssim"]), rel=1e-6) and r["source_ssim"] < 1.0
     b = seen[0]
     assert len(set(b["person"])) == 2
     gaze, head = synth.labels(b["person"], b["index_a"])

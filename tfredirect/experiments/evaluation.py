@@ -11,6 +11,8 @@ only, and both. Reported per way:
 - pixel metrics (L1 in [0, 1] units, PSNR, SSIM) against a reference: on SynthGaze the exact
   render of a's identity and nuisance at the target labels, for every way; on real data
   image b, for "both" only (it also differs in lighting and expression, so it is a loose bound);
+  PSNR and SSIM of the unredirected source against the same reference give their scale
+  (`source_psnr`, `source_ssim`: what doing nothing scores);
 - on SynthGaze, judge-free eye metrics from the exact render's eye masks: PSNR over the eyes
   and the distance between the iris centroids of output and render (`metrics.eye_metrics`),
   with the same distance for the unredirected source as the scale (how far the irises
@@ -125,6 +127,8 @@ def evaluate_pairs(redirector, batches, judge=None, reference_fn=None, examples=
                     _add_judged(acc, f"{mode}/reference_", mode, judge(reference), want_g, want_h, judged_src)
                 for key, value in metrics.pixel_metrics(pred, reference).items():
                     acc.add(f"{mode}/{key}", value)
+                for key in ("psnr", "ssim"):  # doing nothing: the scale of the two above
+                    acc.add(f"{mode}/source_{key}", metrics.pixel_metrics(images, reference)[key])
             if eye is not None:
                 for key, value in metrics.eye_metrics(pred, reference, eye, source=images).items():
                     acc.add(f"{mode}/{key}", value)
@@ -268,6 +272,7 @@ def format_table(result):
                ("judged_gaze_shift_deg", "gaze shift", 10, 2), ("judged_head_shift_deg", "head shift", 10, 2),
                ("reference_gaze_error_deg", "ref gaze", 8, 2), ("reference_head_error_deg", "ref head", 8, 2),
                ("l1", "L1", 7, 4), ("psnr", "PSNR dB", 8, 2), ("ssim", "SSIM", 7, 4),
+               ("source_psnr", "src PSNR", 9, 2), ("source_ssim", "src SSIM", 9, 4),
                ("eye_psnr", "eye PSNR", 9, 2), ("iris_error_px", "iris px", 8, 2),
                ("source_iris_error_px", "src iris", 9, 2), ("rest_psnr", "rest PSNR", 10, 2)]
     present = [c for c in columns if any(c[0] in m for m in result["redirection"].values())]
