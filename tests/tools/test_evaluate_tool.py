@@ -89,7 +89,8 @@ def test_real_layout_file_and_bad_inputs(tool, models, tmp_path):
     assert res.returncode == 0, res.stderr
     result = json.load(open(tmp_path / "real.json"))
     assert result["pairs"] == 16 and "sted.h5" in result["data"]
-    assert set(result["redirection"]["both"]) == {"l1", "psnr", "ssim"}  # no judge; image b as reference
+    # no judge; image b as reference, and the source against it (doing nothing)
+    assert set(result["redirection"]["both"]) == {"l1", "psnr", "ssim", "source_psnr", "source_ssim"}
     assert result["redirection"]["gaze"] == {}
 
     bad = tool("evaluate", f"--model={models / 'redirector.keras'}", f"--estimator={models / 'estimator64.keras'}",
