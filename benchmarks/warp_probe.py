@@ -14,7 +14,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
@@ -32,10 +31,11 @@ MARGIN_PX = 3
 
 
 def psnr_outside(a, b, outside):
-    """Per-image PSNR (dB) of [-1, 1] images over the pixels where `outside` is true."""
+    """Per-image PSNR (dB, capped as metrics' PSNR) of [-1, 1] images over the pixels where
+    `outside` is true."""
     err = np.square(np.asarray(a, np.float64) - np.asarray(b, np.float64)).mean(-1)
     mse = (err * outside).sum((1, 2)) / outside.sum((1, 2))
-    return 10.0 * np.log10(4.0 / np.maximum(mse, 4.0 * 10.0 ** (-metrics.MAX_PSNR_DB / 10.0)))
+    return metrics._capped_psnr(mse, 2.0, np.maximum, np.log10)
 
 
 def probe(model, synth):
@@ -52,8 +52,7 @@ def probe(model, synth):
         features = model.encode(x)
         target = model.rotate(features, target_gaze, None, batch["gaze_a"], batch["head_a"])
         parts = {k: np.asarray(v) for k, v in model.synthesize(target, x, features, return_parts=True).items()}
-        near = np.ones((2 * MARGIN_PX + 1,) * 2, np.uint8)
-        outside = np.stack([cv2.dilate((m > 0.5).astype(np.uint8), near) == 0 for m in ref["eye"]])
+        outside = np.stack([metrics.rest_mask(m, MARGIN_PX) for m in ref["eye"]])
         truth = np.asarray(imaging.to_model_range(ref["image"]))
         length = np.sqrt(np.square(parts["flow"]).sum(-1)).reshape(len(x), -1)
         for key, values in {

@@ -94,6 +94,15 @@ def _iris_error_px(image, truth, regions):
 REST_MARGIN_PX = 2  # eye_metrics' rest_psnr leaves out the eyes and this margin around them
 
 
+def rest_mask(eye_mask, margin=REST_MARGIN_PX):
+    """Boolean map (H, W) of the pixels more than `margin` px (square neighbourhood) from
+    every pixel that a coverage mask (H, W) covers by more than half."""
+    import cv2
+
+    near = np.ones((2 * margin + 1,) * 2, np.uint8)
+    return cv2.dilate((np.asarray(eye_mask) > 0.5).astype(np.uint8), near) == 0
+
+
 def eye_metrics(pred, truth, eye_mask, source=None, min_pixels=3):
     """Per-image eye metrics of uint8 RGB batches against exact renders, whose visible-eyeball
     coverage masks (N, H, W) say where the eyes are:
@@ -106,16 +115,13 @@ def eye_metrics(pred, truth, eye_mask, source=None, min_pixels=3):
       what a gaze redirection should leave as it was.
     Judge-free measures of the eyes; NaN where the truth shows no eye (`rest_psnr` is then
     over the whole image)."""
-    import cv2
-
     pred, truth = np.asarray(pred, np.float64), np.asarray(truth, np.float64)
     source = None if source is None else np.asarray(source, np.float64)
     keys = ("eye_psnr", "iris_error_px") + (("source_iris_error_px",) if source is not None else ())
     out = {key: np.full(len(pred), np.nan) for key in keys}
     out["rest_psnr"] = np.full(len(pred), np.nan)
-    near = np.ones((2 * REST_MARGIN_PX + 1,) * 2, np.uint8)
     for i, mask in enumerate(np.asarray(eye_mask)):
-        rest = cv2.dilate((np.asarray(mask) > 0.5).astype(np.uint8), near) == 0
+        rest = rest_mask(mask)
         out["rest_psnr"][i] = _capped_psnr(np.mean(np.square(pred[i][rest] - truth[i][rest])), 255.0,
                                            np.maximum, np.log10)
         regions = _eye_regions(mask, min_pixels)

@@ -127,8 +127,9 @@ def evaluate_pairs(redirector, batches, judge=None, reference_fn=None, examples=
                     _add_judged(acc, f"{mode}/reference_", mode, judge(reference), want_g, want_h, judged_src)
                 for key, value in metrics.pixel_metrics(pred, reference).items():
                     acc.add(f"{mode}/{key}", value)
-                for key in ("psnr", "ssim"):  # doing nothing: the scale of the two above
-                    acc.add(f"{mode}/source_{key}", metrics.pixel_metrics(images, reference)[key])
+                doing_nothing = metrics.pixel_metrics(images, reference)  # the scale of the above
+                for key in ("psnr", "ssim"):
+                    acc.add(f"{mode}/source_{key}", doing_nothing[key])
             if eye is not None:
                 for key, value in metrics.eye_metrics(pred, reference, eye, source=images).items():
                     acc.add(f"{mode}/{key}", value)
