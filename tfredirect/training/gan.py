@@ -263,11 +263,9 @@ class RedirectionGAN(keras.Model):
         way is a face that can exist) count 0. `out` is swap_forward's: its images, features
         and labels are [a, b]."""
         n = tf.shape(data["image_a"])[0]
-        own = {k: v[:n] for k, v in out["features"].items()}
         g_a, g_b, h_a, h_b = out["gaze"][:n], out["gaze"][n:], out["head"][:n], out["head"][n:]
         head = tf.cast(data["cross_head"], tf.bool)[:, None]
-        target = self.generator.rotate(own, tf.where(head, g_a, g_b), tf.where(head, h_b, h_a), g_a, h_a)
-        x_hat = self.generator.synthesize(target, out["x"][:n], own)
+        x_hat = self._redirect_a(out, tf.where(head, g_a, g_b), tf.where(head, h_b, h_a))
         truth = imaging.to_model_range(data["image_cross"])
         term = losses.reconstruction(x_hat, truth) + losses.eye_reconstruction(x_hat, truth, self.eye_map)
         return term * tf.cast(data["cross_weight"], term.dtype) if "cross_weight" in data else term
@@ -281,12 +279,18 @@ class RedirectionGAN(keras.Model):
         warp decoder moves the whole face a few pixels when only the gaze should change. Needs
         no exact render. `out` is swap_forward's."""
         n = tf.shape(out["gaze"])[0] // 2
-        own = {k: v[:n] for k, v in out["features"].items()}
-        x_a = out["x"][:n]
-        target = self.generator.rotate(own, out["gaze"][n:], None, out["gaze"][:n], None)
-        x_hat = self.generator.synthesize(target, x_a, own)
+        x_hat = self._redirect_a(out, out["gaze"][n:], None)
         eye = self.eye_map if out["eye"] is None else out["eye"][:n]
-        return losses.eye_reconstruction(x_hat, x_a, 1.0 - ops.clip(eye, 0.0, 1.0))
+        return losses.eye_reconstruction(x_hat, out["x"][:n], 1.0 - ops.clip(eye, 0.0, 1.0))
+
+    def _redirect_a(self, out, target_gaze, target_head):
+        """Image a redirected exactly as `Redirector.redirect` does at inference: its own
+        features (the first half of swap_forward's `out`) rotated from its labels to the
+        targets (None keeps that attribute), decoded with a itself as the warp source."""
+        n = tf.shape(out["gaze"])[0] // 2
+        own = {k: v[:n] for k, v in out["features"].items()}
+        target = self.generator.rotate(own, target_gaze, target_head, out["gaze"][:n], out["head"][:n])
+        return self.generator.synthesize(target, out["x"][:n], own)
 
     def _critic(self, images):
         """Discriminator logits in float32 (its compute dtype may be bfloat16)."""
