@@ -1,13 +1,13 @@
 """What does a warp decoder do where nothing should move? Redirects SynthGaze test faces to
-their partner's gaze with the head kept (the evaluation protocol's gaze-only way, plausible
-pairs) and reports, per model: the flow's length (image pixels, over the coarse flow's grid), the blend
+their partner's gaze with the head kept (the evaluation protocol's gaze-only way: the
+partner's eye rotation in the head under the source's head) and reports, per model: the flow's length (image pixels, over the coarse flow's grid), the blend
 mask, and the PSNR outside the eyes (the render's eye masks dilated by 3 px) of the output,
 of the warped source alone and of the unredirected source against the exact render; the last
 is the ceiling (the source equals the render there). The pairs and renders are those of
-tools/evaluate.py (persons nuisance, plausible targets). A flow that moves the whole face shows
+tools/evaluate.py (persons nuisance, per-way targets). A flow that moves the whole face shows
 as a long mean flow and a low PSNR outside the eyes.
 
-    python benchmarks/warp_probe.py --models=runs/abl12/R11_bf16_warp_demo_3000,synthgaze-64
+    python benchmarks/warp_probe.py --models=runs/demo/redirector.keras,synthgaze-64
 """
 
 import os
@@ -35,7 +35,7 @@ def psnr_outside(a, b, outside):
     `outside` is true."""
     err = np.square(np.asarray(a, np.float64) - np.asarray(b, np.float64)).mean(-1)
     mse = (err * outside).sum((1, 2)) / outside.sum((1, 2))
-    return metrics._capped_psnr(mse, 2.0, np.maximum, np.log10)
+    return metrics.psnr_from_mse(mse, 2.0)
 
 
 def probe(model, synth):
@@ -45,9 +45,10 @@ def probe(model, synth):
     batches, reference_fn = evaluation.synthgaze_batches(synth, "test", F.persons, 4, F.seed)
     rows = {}
     for batch in batches:
-        target_gaze, _, want_g, want_h = evaluation.mode_targets("gaze", batch["gaze_a"], batch["head_a"],
-                                                                 batch["gaze_b"], batch["head_b"])
-        ref = reference_fn(batch, "gaze", want_g, want_h)
+        way = evaluation.way_targets("gaze", batch["gaze_a"], batch["head_a"], batch["gaze_b"], batch["head_b"])
+        batch = {k: v[way["excluded"] == ""] for k, v in batch.items()}
+        target_gaze = way["target_gaze"][way["excluded"] == ""]
+        ref = reference_fn(batch, "gaze", target_gaze, batch["head_a"])
         x = np.asarray(imaging.to_model_range(batch["image_a"]))
         features = model.encode(x)
         target = model.rotate(features, target_gaze, None, batch["gaze_a"], batch["head_a"])

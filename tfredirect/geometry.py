@@ -95,6 +95,20 @@ def eye_in_head(gaze, head):
     return vector_to_pitchyaw(v)
 
 
+def gaze_from_eye_in_head(eye, head):
+    """Inverse of `eye_in_head`: the camera-frame gaze (..., 2) of an eye rotation `eye`
+    (pitch, yaw in the head's frame) under a head pose."""
+    m = head_to_camera(head)
+    v = ops.sum(m * ops.expand_dims(pitchyaw_to_vector(eye), -2), axis=-1)  # M v
+    return vector_to_pitchyaw(v)
+
+
+def transfer_gaze(gaze, head, new_head):
+    """The gaze that turns the eyes in the head as (gaze, head) does, under `new_head`: a
+    gaze-only target that a face with that head can show whenever the source face could."""
+    return gaze_from_eye_in_head(eye_in_head(gaze, head), new_head)
+
+
 def within_eye_range(gaze, head, limit):
     """Per sample, whether the eye-in-head rotation of (gaze, head) is within +/- `limit`
     ((pitch, yaw) radians): a combination a face can show (NumPy bool (...,))."""

@@ -44,6 +44,11 @@ def _capped_psnr(mse, peak, maximum=ops.maximum, log10=ops.log10):
     return 10.0 * log10(peak**2 / maximum(mse, peak**2 * 10.0 ** (-MAX_PSNR_DB / 10.0)))
 
 
+def psnr_from_mse(mse, peak):
+    """PSNR in dB (NumPy) of mean squared errors, capped as `psnr`."""
+    return _capped_psnr(np.asarray(mse, np.float64), peak, np.maximum, np.log10)
+
+
 def ssim_filter_size(size):
     """The Gaussian window of SSIM: 11 px (the usual), shrunk to fit small images."""
     return min(11, size // 4 * 2 - 1)

@@ -11,10 +11,15 @@ redirection and disentanglement errors are judged; on SynthGaze the pixel metric
 with the exact renders, and the judge-free eye metrics (eye PSNR; "iris px", the distance
 between the iris centroids of output and render, beside "src iris", the same for the
 unredirected source) use the renders' eye masks; "ref gaze"/"ref head" are the judge's errors on
-the references themselves, each way's floor. SynthGaze targets are plausible by default: the
-gaze-only and head-only ways keep the eyes within their range in the head (--targets). Prints a table; --out writes JSON and a PNG of examples beside it
-(rows: source, gaze only, head only, both, reference). Progress of the pairs goes to stderr
-(--verbose: 0 silent, 1 a bar on a terminal, 2 plain lines).
+the references themselves, each way's floor. Targets (--targets=per_way, the default, on
+SynthGaze and real data alike): "both" asks for b's gaze and head on every drawn pair; the
+gaze-only way asks for b's eye rotation in the head under a's head; the head-only way for
+b's head, on the pairs where a's gaze under it keeps the eyes within their range in the head.
+Every way reports its pairs, exclusions and why, the mean requested change, the errors above
+its floor, by bins of requested change, and 95% bootstrap intervals over persons. Prints a
+table; --out writes JSON and a PNG of examples beside it (rows: source, gaze only, head only,
+both, reference). Progress of the pairs goes to stderr (--verbose: 0 silent, 1 a bar on a
+terminal, 2 plain lines).
 """
 
 import os
@@ -38,9 +43,10 @@ flags.DEFINE_integer("pairs_per_person", 4, "SynthGaze: pairs per person.", lowe
 flags.DEFINE_integer("pairs", 256, "Real data: pairs to evaluate.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "SynthGaze dataset seed (use the training seed for the same persons split).")
 flags.DEFINE_enum("nuisance", "person", ["person", "image"], "SynthGaze nuisance mode (as in training).")
-flags.DEFINE_enum("targets", "plausible", ["plausible", "any"], "SynthGaze: plausible draws targets whose gaze-only "
-                  "and head-only ways keep the eyes within their range in the head; any takes any other sample "
-                  "(up to 90 deg eye-in-head, which the judge cannot read even on the exact renders).")
+flags.DEFINE_enum("targets", "per_way", ["per_way", "any"], "per_way: each way asks for a face that can exist "
+                  "(gaze-only: b's eye rotation in the head under a's head; head-only: only pairs whose eyes stay "
+                  "within their range in the head; both: every pair); any: b's gaze or head as it is, whatever eye "
+                  "rotation that asks for (up to 90 deg, which the judge cannot read even on exact renders).")
 flags.DEFINE_integer("eval_seed", 0, "Seed of the choice of persons and pairs.")
 flags.DEFINE_string("out", "", "Write the results as JSON here, and examples as <out>.png.")
 flags.DEFINE_integer("examples", 8, "Example rows in the PNG.", lower_bound=0)
@@ -71,7 +77,8 @@ def _evaluate(model, judge):
     if not F.data_path:
         raise ValueError(f"--data={F.data} needs --data_path")
     index = split_index(sources.build_index(F.data, F.data_path), split)
-    return evaluation.evaluate_real(model, index, F.pairs, F.eval_seed, judge, F.examples, verbose=F.verbose)
+    return evaluation.evaluate_real(model, index, F.pairs, F.eval_seed, judge, F.examples, verbose=F.verbose,
+                                    targets=F.targets)
 
 
 def main(argv):

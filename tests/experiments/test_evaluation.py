@@ -49,10 +49,10 @@ def batch():
             "image_b": encode(gaze_b, head_b), "gaze_b": gaze_b, "head_b": head_b}
 
 
-def run(kind, examples=0):
+def run(kind, examples=0, targets="any", batches=None):
     reference = lambda b, mode, g, h: encode(g, h)  # noqa: E731
-    return evaluation.evaluate_pairs(FakeRedirector(kind), [batch()], judge=decode, reference_fn=reference,
-                                     examples=examples)
+    return evaluation.evaluate_pairs(FakeRedirector(kind), batches or [batch()], judge=decode, reference_fn=reference,
+                                     examples=examples, targets=targets)
 
 
 def test_identity_redirector_matches_the_hand_computed_errors():
@@ -97,8 +97,10 @@ def test_synthgaze_protocol_on_a_perfect_redirector_gives_exact_renders():
             return np.zeros((len(images), 2), np.float32), np.zeros((len(images), 2), np.float32)
 
         def redirect(self, images, target_gaze=None, target_head=None, source_gaze=None, source_head=None):
-            return self.reference(target_gaze if target_gaze is not None else source_gaze,
-                                  target_head if target_head is not None else source_head)
+            rows = [int(np.flatnonzero((self.batch["image_a"] == im).all((1, 2, 3)))[0]) for im in images]
+            part = {k: v[rows] for k, v in self.batch.items()}
+            return reference_fn(part, "both", target_gaze if target_gaze is not None else source_gaze,
+                                target_head if target_head is not None else source_head)["image"]
 
     renderer = Renderer()
     batches, reference_fn = evaluation.synthgaze_batches(synth, "test", num_persons=2, pairs_per_person=2, seed=3)
@@ -106,12 +108,12 @@ def test_synthgaze_protocol_on_a_perfect_redirector_gives_exact_renders():
 
     def tracking():
         for b in batches:
-            renderer.reference = lambda g, h, b=b: reference_fn(b, "both", g, h)["image"]
+            renderer.batch = b
             seen.append(b)
             yield b
 
     result, _ = evaluation.evaluate_pairs(renderer, tracking(), reference_fn=reference_fn)
-    assert result["pairs"] == 4 and "judge_floor" not in result
+    assert result["pairs"] == 4 and "judge_floor" not in result and result["redirection"]["both"]["pairs"] == 4
     for m in evaluation.MODES:
         r = result["redirection"][m]
         assert r["psnr"] == pytest.approx(100.0) and r["eye_psnr"] == pytest.approx(100.0) == r["rest_psnr"]
@@ -121,8 +123,11 @@ def test_synthgaze_protocol_on_a_perfect_redirector_gives_exact_renders():
     for m in evaluation.MODES:
         want = {"psnr": [], "ssim": []}
         for b in seen:
-            _, _, want_g, want_h = evaluation.mode_targets(m, b["gaze_a"], b["head_a"], b["gaze_b"], b["head_b"])
-            for key, value in metrics.pixel_metrics(b["image_a"], reference_fn(b, m, want_g, want_h)["image"]).items():
+            way = evaluation.way_targets(m, b["gaze_a"], b["head_a"], b["gaze_b"], b["head_b"])
+            sel = way["excluded"] == ""
+            part = {k: v[sel] for k, v in b.items()}
+            ref = reference_fn(part, m, way["want_gaze"][sel], way["want_head"][sel])["image"]
+            for key, value in metrics.pixel_metrics(part["image_a"], ref).items():
                 want.get(key, []).extend(value)
         r = result["redirection"][m]
         assert r["source_psnr"] == pytest.approx(np.mean(want["psnr"]), rel=1e-6) and r["source_psnr"] < 60.0
@@ -134,30 +139,122 @@ def test_synthgaze_protocol_on_a_perfect_redirector_gives_exact_renders():
     assert np.all(np.any(b["gaze_a"] != b["gaze_b"], axis=1))  # a and b are different samples
 
 
-def test_plausible_targets_keep_every_way_within_the_eye_range():
+def hand_built_pairs():
+    """Three pairs of three persons at zero pitch, where yaws add: (gaze_a, head_a, gaze_b, head_b)."""
+    f = lambda *rows: np.array([(0.0, y) for y in rows], np.float32)  # noqa: E731
+    gaze_a, head_a = f(0.0, 0.5, 0.1), f(0.0, 0.0, 0.2)
+    gaze_b, head_b = f(0.2, 0.1, 0.6), f(0.1, -0.3, 0.3)
+    return {"image_a": encode(gaze_a, head_a), "gaze_a": gaze_a, "head_a": head_a, "image_b": encode(gaze_b, head_b),
+            "gaze_b": gaze_b, "head_b": head_b, "person": np.array([0, 1, 2])}
+
+
+def test_per_way_targets_on_hand_built_pairs():
+    b = hand_built_pairs()
+    way = lambda m: evaluation.way_targets(m, b["gaze_a"], b["head_a"], b["gaze_b"], b["head_b"])  # noqa: E731
+    # gaze only: b's eye rotation in the head (gaze - head yaw: 0.1, 0.4, 0.3) under a's head (0, 0, 0.2)
+    gaze = way("gaze")
+    np.testing.assert_allclose(gaze["target_gaze"][:, 1], [0.1, 0.4, 0.5], atol=1e-6)
+    np.testing.assert_allclose(gaze["want_head"], b["head_a"])
+    assert gaze["target_head"] is None and list(gaze["excluded"]) == ["", "", ""]
+    # head only: a's gaze under b's head turns the eyes by gaze_a - head_b = -0.1, 0.8 (46 deg > 35), -0.2
+    head = way("head")
+    assert list(head["excluded"]) == ["", "eyes_beyond_range_in_head", ""]
+    np.testing.assert_allclose(head["target_head"], b["head_b"])
+    np.testing.assert_allclose(head["want_gaze"], b["gaze_a"])
+    # both: b's labels on every pair
+    both = way("both")
+    assert list(both["excluded"]) == ["", "", ""]
+    np.testing.assert_allclose(both["target_gaze"], b["gaze_b"])
+    # a transferred gaze beyond the label range (50 deg yaw) is excluded from the gaze way only
+    far = evaluation.way_targets("gaze", b["gaze_a"], b["head_a"] + [0, 0.6], b["gaze_b"], b["head_b"])
+    # eye yaws 0.1, 0.4, 0.3 under head yaws 0.6, 0.6, 0.8: 0.7, 1.0 and 1.1 rad against 0.87
+    assert list(far["excluded"]) == ["", "gaze_beyond_label_range", "gaze_beyond_label_range"]
+    # "any" asks for b's labels on every way and pair
+    anything = evaluation.way_targets("gaze", b["gaze_a"], b["head_a"], b["gaze_b"], b["head_b"], "any")
+    np.testing.assert_allclose(anything["target_gaze"], b["gaze_b"])
+    assert not any(anything["excluded"])
+    with pytest.raises(ValueError, match="targets"):
+        evaluation.way_targets("gaze", b["gaze_a"], b["head_a"], b["gaze_b"], b["head_b"], "plausible")
+
+
+def test_each_way_counts_its_pairs_exclusions_and_requested_change():
+    result, rows = run("identity", examples=3, targets="per_way", batches=[hand_built_pairs()])
+    ways = result["redirection"]
+    assert result["pairs"] == 3 and ways["both"]["pairs"] == 3 and ways["both"]["excluded_fraction"] == 0
+    assert ways["gaze"]["pairs"] == 3
+    assert ways["head"]["pairs"] == 2 and ways["head"]["excluded"] == {"eyes_beyond_range_in_head": 1}
+    assert ways["head"]["excluded_fraction"] == pytest.approx(1 / 3)
+    deg = math.degrees
+    # requested changes over the pairs each way used: gaze |0.1 - 0|, |0.4 - 0.5|, |0.5 - 0.1|
+    assert ways["gaze"]["requested_gaze_change_deg"] == pytest.approx(deg(0.6 / 3), abs=0.01)
+    assert ways["head"]["requested_head_change_deg"] == pytest.approx(deg((0.1 + 0.1) / 2), abs=0.01)
+    # the identity redirector's error is the requested change; the references are read exactly
+    assert ways["gaze"]["gaze_error_deg"] == pytest.approx(ways["gaze"]["requested_gaze_change_deg"], abs=0.05)
+    assert ways["gaze"]["gaze_error_minus_floor_deg"] == pytest.approx(ways["gaze"]["gaze_error_deg"], abs=0.05)
+    # bins of requested change: gaze way 5.7, 5.7 and 22.9 deg
+    bins = ways["gaze"]["by_change"]["gaze"]
+    assert [bins[k].get("n", 0) for k in evaluation.bin_labels()] == [2, 0, 1, 0]
+    assert bins["20-30"]["gaze_error_deg"] == pytest.approx(deg(0.4), abs=0.05)
+    assert set(ways["both"]["by_change"]) == {"gaze", "head"} and set(ways["gaze"]["by_change"]) == {"gaze"}
+    lo, hi = ways["gaze"]["ci95"]["gaze_error_deg"]
+    assert lo <= ways["gaze"]["gaze_error_deg"] <= hi and hi - lo > 1.0
+    # the example of the excluded head-way pair is grey
+    assert len(rows) == 3 and np.all(rows[1][2] == 128) and not np.all(rows[2][2] == 128)
+    table = evaluation.format_table(dict(result, data="fake"))
+    assert "head: 2 of 3 pairs (33% excluded: 1 a's gaze under b's head" in table
+    assert "by requested change: 0-10 5.73 (n=2), 20-30 22.92 (n=1)" in table
+
+
+def test_synthgaze_both_way_uses_every_drawn_pair_and_filters_keep_what_they_claim():
     from tfredirect import geometry
-    from tfredirect.data.synthgaze import EYE_IN_HEAD_RANGE
+    from tfredirect.data.synthgaze import EYE_IN_HEAD_RANGE, GAZE_RANGE
 
     synth = SynthGaze(size=32, seed=0)
+    batches, reference_fn = evaluation.synthgaze_batches(synth, "test", 8, 8, seed=1, batch_size=64)
+    b = next(batches)
+    assert len(b["gaze_a"]) == 64 and np.all(np.any(b["gaze_a"] != b["gaze_b"], axis=1))
+    gaze = evaluation.way_targets("gaze", b["gaze_a"], b["head_a"], b["gaze_b"], b["head_b"])
+    kept = gaze["excluded"] == ""
+    # the gaze way keeps b's eye rotation in the head, under a's head, inside the label range
+    np.testing.assert_allclose(geometry.eye_in_head(gaze["target_gaze"][kept], b["head_a"][kept]),
+                               geometry.eye_in_head(b["gaze_b"][kept], b["head_b"][kept]), atol=1e-5)
+    assert np.all(np.abs(gaze["target_gaze"][kept]) <= np.array(GAZE_RANGE) + 1e-5)
+    assert np.all(np.abs(gaze["target_gaze"][~kept]).max(1) > 0)
+    assert kept.mean() > 0.6
+    head = evaluation.way_targets("head", b["gaze_a"], b["head_a"], b["gaze_b"], b["head_b"])
+    ok = geometry.within_eye_range(b["gaze_a"], b["head_b"], EYE_IN_HEAD_RANGE)
+    np.testing.assert_array_equal(head["excluded"] == "", ok)
+    assert 0.2 < ok.mean() < 0.8  # the head way alone drops what a face cannot show
 
-    def labels(targets):
-        batches, _ = evaluation.synthgaze_batches(synth, "test", 8, 8, seed=1, batch_size=64, targets=targets)
-        b = next(batches)
-        return b, [geometry.within_eye_range(b["gaze_b"], b["head_a"], EYE_IN_HEAD_RANGE),
-                   geometry.within_eye_range(b["gaze_a"], b["head_b"], EYE_IN_HEAD_RANGE)]
+    class Copy:
+        image_size = 32
 
-    plausible, ok = labels("plausible")
-    assert len(plausible["gaze_a"]) == 64 and all(o.all() for o in ok)
-    assert np.all(np.any(plausible["gaze_a"] != plausible["gaze_b"], axis=1))
-    anything, ok_any = labels("any")
-    assert 0.2 < np.mean(ok_any[0] & ok_any[1]) < 0.8  # without the draw, many ways ask the impossible
-    # same persons; only the implausible pairs are drawn again
-    np.testing.assert_array_equal(plausible["person"], anything["person"])
-    kept = ok_any[0] & ok_any[1]
-    for key in ("index_a", "gaze_b"):
-        np.testing.assert_array_equal(plausible[key][kept], anything[key][kept])
-    with pytest.raises(ValueError, match="targets"):
-        evaluation.synthgaze_batches(synth, targets="all")
+        def estimate(self, images):
+            return np.zeros((len(images), 2), np.float32), np.zeros((len(images), 2), np.float32)
+
+        def redirect(self, images, **kw):
+            return images
+
+    batches, reference_fn = evaluation.synthgaze_batches(synth, "test", 8, 8, seed=1, batch_size=64)
+    result, _ = evaluation.evaluate_pairs(Copy(), batches, reference_fn=reference_fn)
+    ways = result["redirection"]
+    assert ways["both"]["pairs"] == 64 and ways["both"]["excluded"] == {}
+    assert ways["gaze"]["pairs"] == int(kept.sum()) and ways["head"]["pairs"] == int(ok.sum())
+    # pixel metrics of each way over exactly its pairs: returning the source scores the source's PSNR
+    for m in evaluation.MODES:
+        assert ways[m]["psnr"] == pytest.approx(ways[m]["source_psnr"], rel=1e-9)
+
+
+def test_person_bootstrap_resamples_persons_not_pairs():
+    rng = np.random.default_rng(0)
+    same = evaluation.person_bootstrap_ci(np.ones(10), np.arange(10) % 3, rng)
+    assert same == (1.0, 1.0)
+    # one person with 9 pairs of 0, one with 1 pair of 1: resampling persons gives means 0, 0.1 or 1
+    lo, hi = evaluation.person_bootstrap_ci(np.r_[np.zeros(9), 1.0], np.r_[np.zeros(9), 1], rng)
+    assert lo == 0.0 and hi == 1.0
+    values = rng.normal(5.0, 1.0, 400)
+    lo, hi = evaluation.person_bootstrap_ci(values, np.arange(400) // 4, rng)
+    assert lo < values.mean() < hi and 0.1 < hi - lo < 0.4  # about 2 * 1.96 / sqrt(400)
 
 
 def test_the_judge_reads_the_references_as_each_ways_floor():
@@ -169,7 +266,7 @@ def test_the_judge_reads_the_references_as_each_ways_floor():
     assert result["requested_change"]["gaze_change_deg"] == pytest.approx(math.degrees(0.2), abs=0.05)
     assert result["requested_change"]["head_change_deg"] == pytest.approx(math.degrees(0.2), abs=0.05)
     table = evaluation.format_table(dict(result, data="fake"))
-    assert "ref gaze" in table and "floor of each way" in table and "requested changes (mean): gaze 11.5" in table
+    assert "ref gaze" in table and "(its floor)" in table and "drawn pairs differ by (mean): gaze 11.5" in table
 
 
 def test_empty_data_is_an_error():
@@ -184,7 +281,8 @@ def test_progress_counts_the_pairs_in_plain_lines():
 
     stream = io.StringIO()
     with Progress(4, "judging pairs", "pairs", verbose=2, stream=stream, every_s=0.0) as progress:
-        evaluation.evaluate_pairs(FakeRedirector("oracle"), [batch(), batch()], judge=decode, progress=progress)
+        evaluation.evaluate_pairs(FakeRedirector("oracle"), [batch(), batch()], judge=decode, progress=progress,
+                                  targets="any")
     lines = stream.getvalue().splitlines()
     assert progress.count == 4 and "\r" not in stream.getvalue()
     assert lines[0].startswith("judging pairs: 2/4 pairs") and lines[-1].startswith("judging pairs: 4/4 pairs")
