@@ -58,7 +58,7 @@ def main(argv):
     else:
         print(f"throughput: {summary['train_pairs_per_second']} pairs/s = {summary['train_images_per_second']} images/s, "
               f"{summary['achieved_gflop_per_second']} GFLOP/s = {100 * summary['fraction_of_matmul_rate']:.1f}% "
-              f"of the measured matmul rate ({summary['matmul_gflop_per_second']} GFLOP/s)")
+              f"of the measured {summary['matmul_dtype']} matmul rate ({summary['matmul_gflop_per_second']} GFLOP/s)")
     metrics = summary["final_metrics"]
     print("final metrics: " + ", ".join(f"{k}={v:.4g}" if v is not None else f"{k}=nan" for k, v in sorted(metrics.items())))
     print("wrote:")

@@ -146,3 +146,10 @@ def test_train_flops_count_the_real_train_step():
     with_estimator = loop.train_step_flops(judged)
     assert with_estimator[estimator.name] > 0 and with_estimator[f"gradient_tape/{estimator.name}"] > 0
     assert sum(with_estimator.values()) > sum(parts.values()) + with_estimator[estimator.name]
+
+
+def test_matmul_probe_runs_in_the_requested_dtype():
+    from tfredirect import profiling
+
+    for dtype in ("float32", "bfloat16"):
+        assert profiling.matmul_rate(n=128, seconds=0.05, dtype=dtype) > 1e6

@@ -83,6 +83,7 @@ def test_short_run_writes_valid_json_and_no_third_optimizer(finished):
     # 2 steps < the 5 warm-up batches Throughput skips: not measured, written as null
     assert summary["step"] == 2 and summary["train_pairs_per_second"] is None
     assert summary["fraction_of_matmul_rate"] is None and summary["matmul_gflop_per_second"] > 0
+    assert summary["matmul_dtype"] == "float32"  # the probe runs in the run's compute dtype
     assert all(v is None or np.isfinite(v) for v in summary["final_metrics"].values())
     # the resolved config, as in config.json, from which the run can be repeated
     assert summary["config"] == _strict_json(os.path.join(run, "config.json"))

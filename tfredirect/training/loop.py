@@ -400,7 +400,8 @@ def train(cfg):
     written["sweep.png"] = visualize.write_png(os.path.join(out_dir, "sweep.png"), sweep, scale=max(1, 128 // model_cfg.image_size))
     pairs_per_s = throughput.pairs_per_second  # None for a run shorter than the timing window
     flops_pair = train_flops_per_pair(gan)
-    peak = profiling.matmul_rate()
+    compute_dtype = keras.mixed_precision.Policy(cfg.precision).compute_dtype
+    peak = profiling.matmul_rate(dtype=compute_dtype)  # the rate the run's matmuls can reach
     rate = lambda scale, digits: None if pairs_per_s is None else round(scale * pairs_per_s, digits)
     summary = {
         "preset": cfg.preset,
@@ -414,6 +415,7 @@ def train(cfg):
         "redirect_gflop_per_image": round(profiling.redirector_flops(gan.generator) / 1e9, 4),
         "train_gflop_per_pair": round(flops_pair / 1e9, 4),
         "achieved_gflop_per_second": rate(flops_pair / 1e9, 2),
+        "matmul_dtype": compute_dtype,
         "matmul_gflop_per_second": round(peak / 1e9, 2),
         "fraction_of_matmul_rate": rate(flops_pair / peak, 4),
         "final_metrics": final,
