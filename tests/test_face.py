@@ -100,6 +100,20 @@ def test_load_photo_says_not_found_or_not_an_image(tmp_path, capfd):
     assert "imread" not in capfd.readouterr().err  # no OpenCV warning on top of the error
 
 
+@pytest.mark.parametrize("ext, fmt", [(".png", "PNG"), (".jpg", "JPEG")])
+def test_load_photo_refuses_a_cut_file_without_a_decoder_message(tmp_path, capfd, astronaut, ext, fmt):
+    ok, encoded = cv2.imencode(ext, cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    whole, cut = tmp_path / f"whole{ext}", tmp_path / f"cut{ext}"
+    whole.write_bytes(encoded.tobytes())
+    cut.write_bytes(encoded.tobytes()[:len(encoded) // 2])
+    with pytest.raises(ValueError, match=rf"cut\{ext}: a damaged {fmt} file that cannot be decoded$"):
+        face.load_photo(cut)
+    # the whole file decodes as OpenCV decodes it (the PNG is lossless: the astronaut itself)
+    expected = astronaut if ext == ".png" else cv2.cvtColor(cv2.imread(str(whole)), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(face.load_photo(whole), expected)
+    assert capfd.readouterr().err == ""  # no "libpng error: Read Error", no "Premature end of JPEG file"
+
+
 def test_cameras_default_and_from_calibration_file(tmp_path):
     cam = face.default_camera(480, 640)
     np.testing.assert_allclose(cam.matrix, [[640, 0, 320], [0, 640, 240], [0, 0, 1]])

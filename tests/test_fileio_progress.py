@@ -3,6 +3,8 @@
 import io
 import json
 import os
+import signal
+import subprocess
 
 import pytest
 
@@ -35,6 +37,31 @@ def test_atomic_write_refuses_existing_and_nan(tmp_path):
         fileio.write_json_atomic(path, {"b": float("nan")})
     assert path.read_text() == "{}"
     assert fileio.temp_path(str(path)).endswith(".json")
+
+
+def test_orphan_temps_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
+    dead = subprocess.Popen(["sleep", "60"])
+    dead.send_signal(signal.SIGKILL)
+    assert dead.wait() == -signal.SIGKILL  # reaped: no process has this pid now
+    live = subprocess.Popen(["sleep", "60"])
+    try:
+        names = {f".redirector.tmp-{dead.pid}.keras": "file", f".data.tmp-{dead.pid}": "folder",
+                 f".summary.tmp-{live.pid}.json": "file", f".sweep.tmp-{os.getpid()}.png": "file",
+                 "redirector.keras": "file", ".tmp-1.keras": "file", "notes.tmp-1.txt": "file"}
+        for name, kind in names.items():
+            if kind == "folder":
+                (tmp_path / name).mkdir()
+                (tmp_path / name / "part.png").write_bytes(b"half")
+            else:
+                (tmp_path / name).write_bytes(b"half")
+        removed = fileio.remove_orphan_temps(tmp_path)
+        assert sorted(os.path.basename(p) for p in removed) == sorted([f".data.tmp-{dead.pid}",
+                                                                       f".redirector.tmp-{dead.pid}.keras"])
+        assert sorted(os.listdir(tmp_path)) == sorted(set(names) - {os.path.basename(p) for p in removed})
+    finally:
+        live.kill()
+        live.wait()
+    assert fileio.remove_orphan_temps(tmp_path / "missing") == []
 
 
 def test_progress_lines_without_carriage_returns():

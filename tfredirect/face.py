@@ -66,15 +66,28 @@ class NoFaceError(ValueError):
 
 
 def load_photo(path):
-    """uint8 RGB image from a file. Raises FileNotFoundError "<path>: not found" when there is
-    no such file and ValueError "<path>: cannot read image" when it is not an image."""
+    """uint8 RGB image from a file, EXIF orientation applied. Raises FileNotFoundError
+    "<path>: not found" when there is no such file, ValueError "<path>: cannot read image"
+    when it is not an image and "<path>: a damaged <format> file that cannot be decoded" when
+    it is cut or corrupted. Decoded with Pillow, which raises where OpenCV's libpng prints to
+    the process's stderr and its libjpeg fills a cut JPEG with grey."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: not found")
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"{path}: cannot read image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    try:
+        image = Image.open(path)
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        raise ValueError(f"{path}: cannot read image") from None
+    with image:
+        try:
+            upright = ImageOps.exif_transpose(image)
+            if upright.mode.startswith("I"):  # 16-bit grey: scaled to 8 bits as OpenCV does (convert clips)
+                return np.repeat((np.asarray(upright, np.uint32) >> 8).astype(np.uint8)[..., None], 3, axis=-1)
+            return np.array(upright.convert("RGB"))
+        except (OSError, SyntaxError, ValueError):
+            raise ValueError(f"{path}: a damaged {image.format} file that cannot be decoded") from None
 
 
 @functools.lru_cache(maxsize=1)

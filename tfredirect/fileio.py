@@ -6,6 +6,10 @@ caller says so (the tools' `--overwrite`)."""
 import contextlib
 import json
 import os
+import re
+import shutil
+
+_TEMP_RE = re.compile(r"^\..+\.tmp-(\d+)(\.[^.]+)?$")  # temp_path's names: .<stem>.tmp-<pid><ext>
 
 
 def refuse_existing(path, overwrite, flag="--overwrite"):
@@ -25,6 +29,32 @@ def temp_path(path):
     folder, name = os.path.split(os.fspath(path))
     stem, ext = os.path.splitext(name)
     return os.path.join(folder, f".{stem}.tmp-{os.getpid()}{ext}")
+
+
+def _process_alive(pid):
+    """True unless no process `pid` exists (one of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphan_temps(folder):
+    """Remove the temporary files (or folders) of `temp_path` in `folder` whose writer process
+    is gone: a write killed before its rename leaves one for ever. A live writer's temp is
+    kept, so a concurrent write is never broken. Returns the removed paths."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for name in sorted(os.listdir(folder)):
+            m = _TEMP_RE.match(name)
+            if m and not _process_alive(int(m.group(1))):
+                path = os.path.join(folder, name)
+                shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
+                removed.append(path)
+    return removed
 
 
 def fsync_path(path):

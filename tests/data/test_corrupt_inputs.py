@@ -104,6 +104,25 @@ def test_tf_data_delivers_the_readers_message_whole(tmp_path, stream):
     assert read_error_message(ValueError("something else")) is None
 
 
+@pytest.mark.parametrize("chunk, done", [(64, None), (4, 8)])
+def test_an_augmentation_failing_on_its_input_keeps_staging_only_with_work_to_resume(tiny_redirector, tmp_path,
+                                                                                     chunk, done):
+    from tfredirect import augmentation
+
+    path = corrupt_sted(tmp_path / "bad.h5")  # global source 11 (p1 row 3) is unreadable
+    out = tmp_path / "aug.h5"
+    with pytest.raises(DataReadError, match=r"'/p1/pixels' row 3"):
+        augmentation.augment(sources.build_index("sted", path), augmentation.KerasBackend(tiny_redirector), str(out),
+                             1, augmentation.TargetSampler(seed=0), chunk=chunk)
+    staged = tmp_path / "aug.h5.partial"
+    if done is None:  # failed in its first chunk: nothing to resume, nothing left
+        assert sorted(os.listdir(tmp_path)) == ["bad.h5"]
+    else:  # sources 0-7 done: kept for a resume (once the input is mended)
+        assert sorted(os.listdir(staged)) == [".lock", "chunk_0000000000_0000000004.h5",
+                                              "chunk_0000000004_0000000008.h5", "run.json"]
+        assert augmentation.staging_progress(out) == done and not out.exists()
+
+
 def _run(tool, *args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
     return subprocess.run([sys.executable, os.path.join(ROOT, "tools", f"{tool}.py"), *args], capture_output=True,
@@ -137,3 +156,5 @@ def test_every_tool_reports_unreadable_pixels_in_one_line(tiny_redirector_file, 
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith(f"{tool}.py: error: ")]
     assert errors and errors[0].startswith(f"{tool}.py: error: {expected}"), result.stderr
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    if tool == "augment":  # failed before its first chunk: no staging left for a resume that cannot start
+        assert not os.path.exists(tmp_path / "aug.partial") and not os.path.exists(tmp_path / "aug")

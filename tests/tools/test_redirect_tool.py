@@ -92,14 +92,18 @@ def test_manual_landmarks_calibration_and_face_model_on_the_astronaut(tool, file
 
 
 @pytest.mark.parametrize("image, message", [("missing.jpg", "missing.jpg: not found"),
-                                            ("notes.png", "notes.png: cannot read image")])
+                                            ("notes.png", "notes.png: cannot read image"),
+                                            ("cut.png", "cut.png: a damaged PNG file that cannot be decoded")])
 def test_bad_image_fails_before_the_model_loads(tool, tmp_path, image, message):
     (tmp_path / "notes.png").write_text("not an image")
+    whole = cv2.imencode(".png", data.astronaut())[1].tobytes()
+    (tmp_path / "cut.png").write_bytes(whole[:len(whole) // 2])
     # the model path does not exist either: the image is checked first
     res = tool("redirect", "--model", str(tmp_path / "no_model.keras"), "--image", str(tmp_path / image),
                "--out_dir", str(tmp_path / "o"))
     assert res.returncode == 1 and res.stderr.strip().endswith(f"redirect.py: error: {tmp_path / message}"), res.stderr
-    assert "imread" not in res.stderr and "no_model" not in res.stderr  # no OpenCV warning, no model error
+    assert res.stderr.count("redirect.py: error: ") == 1 and "no_model" not in res.stderr  # no model error
+    assert "imread" not in res.stderr and "libpng" not in res.stderr  # no OpenCV or libpng message before it
     assert not (tmp_path / "o").exists()
 
 

@@ -162,6 +162,48 @@ def test_resume_of_a_run_killed_while_writing_its_outputs_writes_them(finished, 
     assert load_redirector(os.path.join(run, "redirector.keras")).image_size == 32
 
 
+# Writes `argv[1]` as train() writes redirector.keras, stopping halfway to be killed.
+HALF_WRITER = """import sys, time
+from tfredirect import fileio
+def half(tmp):
+    with open(tmp, "wb") as fh:
+        fh.write(b"PK half a model")
+    print(tmp, flush=True)
+    time.sleep(600)
+fileio.write_atomic(sys.argv[1], half)
+"""
+
+
+@pytest.mark.slow
+def test_resume_after_a_kill_while_writing_the_model_removes_the_dead_writers_temp(finished, tmp_path):
+    from tfredirect.models import load_redirector
+
+    run = _copy(finished, tmp_path)
+    for name in FINAL:
+        os.remove(os.path.join(run, name))
+    writer = subprocess.Popen([sys.executable, "-c", HALF_WRITER, os.path.join(run, "redirector.keras")],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+    dead_temp = writer.stdout.readline().strip()
+    writer.send_signal(signal.SIGKILL)  # no clean-up of any kind
+    assert writer.wait() == -signal.SIGKILL
+    writer.stdout.close()
+    assert dead_temp == os.path.join(run, f".redirector.tmp-{writer.pid}.keras") and os.path.isfile(dead_temp)
+    live = subprocess.Popen(["sleep", "600"])  # a writer still at work: its temp is kept
+    live_temp = os.path.join(run, f".sweep.tmp-{live.pid}.png")
+    try:
+        with open(live_temp, "wb") as fh:
+            fh.write(b"half a picture")
+        summary = train(_cfg(run, data="sted", data_path=finished["h5"], resume=True))
+        assert not os.path.exists(dead_temp) and os.path.isfile(live_temp)
+    finally:
+        live.kill()
+        live.wait()
+    assert (summary["start_step"], summary["step"]) == (2, 2)
+    assert sorted(n for n in os.listdir(run) if n.startswith(".")) == [os.path.basename(live_temp)]
+    assert all(os.path.getsize(os.path.join(run, name)) > 0 for name in FINAL)
+    assert _strict_json(os.path.join(run, "summary.json"))["step"] == 2
+    assert load_redirector(os.path.join(run, "redirector.keras")).image_size == 32
+
 @pytest.mark.slow
 def test_overwrite_validates_before_removing_and_clears_the_estimator(finished, tmp_path):
     run = _copy(finished, tmp_path)

@@ -127,7 +127,8 @@ def augment(index, backend, out, per_image, sampler, layout="sted", chunk=64, ov
     any folder in `protect`), an existing `out` unless `overwrite`, and input images whose
     size is not the model's unless `resize`. Resumes from the staging folder `<out>.partial`
     when it was made with the same parameters (with `overwrite` a mismatching one is
-    discarded, else refused). `progress(done, total)` is called after every chunk (sources of
+    discarded, else refused); a run that fails before finishing its first chunk removes the
+    staging folder it created. `progress(done, total)` is called after every chunk (sources of
     this shard); `log(message)` reports resuming. `stop_after` (sources) ends early, leaving
     the staging folder, as an interruption would.
 
@@ -174,7 +175,12 @@ def augment(index, backend, out, per_image, sampler, layout="sted", chunk=64, ov
             raise ValueError(staging.exists_message(out, end - start))
         run = _Run(index, backend, out, per_image, sampler, layout, chunk, resize, judge, params, staging_dir,
                    log or (lambda message: None))
-        return run(progress, stop_after, overwrite, max_judged_error_deg)
+        try:
+            return run(progress, stop_after, overwrite, max_judged_error_deg)
+        except BaseException:
+            if created and staging.staging_progress(out) == 0:  # nothing to resume: leave no staging behind
+                shutil.rmtree(staging_dir, ignore_errors=True)
+            raise
     finally:
         lock.release()
 

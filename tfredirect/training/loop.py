@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from tfredirect import profiling, visualize
 from tfredirect.config import STRATEGIES, TrainConfig, migrate
-from tfredirect.fileio import write_atomic, write_json_atomic
+from tfredirect.fileio import remove_orphan_temps, write_atomic, write_json_atomic
 from tfredirect.data import PAIR_KEYS
 from tfredirect.training.callbacks import (
     CheckpointEveryEpoch, GlobalStepTensorBoard, ImageGrid, StopAtStep, Throughput, batch_to_numpy)
@@ -183,8 +183,9 @@ def _remove(path):
 
 def _commit_run(cfg, start_step):
     """After validation: remove what --overwrite replaces (or the final outputs a resume
-    rewrites) and stale checkpoint temp folders of killed writes, keep a resumed run's old
-    config as config-<step>.json, and write config.json."""
+    rewrites) and what killed writes left (checkpoint temp folders, and the temp files of
+    outputs whose writer is gone), keep a resumed run's old config as config-<step>.json, and
+    write config.json."""
     path = os.path.join(cfg.out_dir, "config.json")
     if cfg.resume:
         kept = os.path.join(cfg.out_dir, f"config-{start_step}.json")
@@ -198,6 +199,7 @@ def _commit_run(cfg, start_step):
             _remove(os.path.join(cfg.out_dir, name))
     for stale in glob.glob(os.path.join(cfg.out_dir, "checkpoints", "*_temp*")):
         _remove(stale)
+    remove_orphan_temps(cfg.out_dir)
     os.makedirs(cfg.out_dir, exist_ok=True)
     write_json_atomic(path, cfg.to_dict())
 
