@@ -305,3 +305,5 @@ def test_report_is_json_and_examples_and_never_replaced_without_overwrite(tmp_pa
     evaluation.write_report(out, result, rows, overwrite=True)
     assert json.load(open(out))["pairs"] == 7
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.json", "eval.png"]  # no temporary files left
+    nested = tmp_path / "new" / "folder" / "eval.json"  # a folder that does not exist yet is made
+    assert evaluation.write_report(str(nested), result, [])[0] == str(nested) and nested.exists()

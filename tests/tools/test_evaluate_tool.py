@@ -56,14 +56,20 @@ def test_synthgaze_protocol_writes_json_table_and_examples(tool, models, tmp_pat
     pairs = list(evaluation.synthgaze_batches(SynthGaze(size=32, seed=0, nuisance="person"), "test", 4, 2, 0)[0])
     labels = {k: np.concatenate([p[k] for p in pairs]) for k in ("gaze_a", "head_a", "gaze_b", "head_b")}
     assert len(labels["gaze_a"]) == 8
-    should_show = {"gaze": ("gaze_b", "head_a"), "head": ("gaze_a", "head_b"), "both": ("gaze_b", "head_b")}
-    for mode, (gaze, head) in should_show.items():
+    for mode in ("gaze", "head", "both"):
+        way = evaluation.way_targets(mode, labels["gaze_a"], labels["head_a"], labels["gaze_b"], labels["head_b"])
+        used = way["excluded"] == ""
         got = result["redirection"][mode]
-        assert got["gaze_error_deg"] == pytest.approx(_angle_deg(JUDGED_GAZE, labels[gaze]).mean(), abs=0.01), mode
-        assert got["head_error_deg"] == pytest.approx(_angle_deg(JUDGED_HEAD, labels[head]).mean(), abs=0.01), mode
-        # the exact renders are judged against the same labels: the same errors
+        assert got["pairs"] == int(used.sum()) and got["drawn_pairs"] == 8, mode
+        want_g, want_h = way["want_gaze"][used], way["want_head"][used]
+        assert got["gaze_error_deg"] == pytest.approx(_angle_deg(JUDGED_GAZE, want_g).mean(), abs=0.01), mode
+        assert got["head_error_deg"] == pytest.approx(_angle_deg(JUDGED_HEAD, want_h).mean(), abs=0.01), mode
+        # the exact renders are judged against the same labels: the same errors, nothing above the floor
         assert got["reference_gaze_error_deg"] == pytest.approx(got["gaze_error_deg"], abs=1e-6), mode
         assert got["reference_head_error_deg"] == pytest.approx(got["head_error_deg"], abs=1e-6), mode
+        assert got["gaze_error_minus_floor_deg"] == pytest.approx(0.0, abs=1e-6), mode
+        assert {"ci95", "by_change", "excluded_fraction"} <= set(got), mode
+    assert result["redirection"]["both"]["pairs"] == 8
     assert result["judge_floor"]["gaze_error_deg"] == pytest.approx(_angle_deg(JUDGED_GAZE, labels["gaze_a"]).mean(),
                                                                     abs=0.01)
     assert result["judge_floor"]["head_error_deg"] == pytest.approx(_angle_deg(JUDGED_HEAD, labels["head_a"]).mean(),
@@ -90,8 +96,10 @@ def test_real_layout_file_and_bad_inputs(tool, models, tmp_path):
     result = json.load(open(tmp_path / "real.json"))
     assert result["pairs"] == 16 and "sted.h5" in result["data"]
     # no judge; image b as reference, and the source against it (doing nothing)
-    assert set(result["redirection"]["both"]) == {"l1", "psnr", "ssim", "source_psnr", "source_ssim"}
-    assert result["redirection"]["gaze"] == {}
+    both, gaze = result["redirection"]["both"], result["redirection"]["gaze"]
+    assert {"l1", "psnr", "ssim", "source_psnr", "source_ssim"} <= set(both) and both["pairs"] == 16
+    assert not {"gaze_error_deg", "psnr"} & set(gaze)  # no judge, no reference for the gaze way
+    assert result["targets"] == "per_way" and gaze["pairs"] + sum(gaze["excluded"].values()) == 16
 
     bad = tool("evaluate", f"--model={models / 'redirector.keras'}", f"--estimator={models / 'estimator64.keras'}",
                f"--out={tmp_path / 'bad.json'}")

@@ -391,9 +391,10 @@ def check_report(out, with_examples, overwrite=False):
 def write_report(out, result, rows, overwrite=False):
     """Write the result as JSON at `out` and the example rows (if any) as <out>.png, each
     atomically; existing files are refused unless `overwrite` (both are checked before either
-    is written). Returns the paths written."""
+    is written); a missing folder is made. Returns the paths written."""
     check_report(out, bool(rows), overwrite)
     json_path, png_path = report_paths(out)
+    os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
     written = [fileio.write_json_atomic(json_path, result)]
     if rows:
         written.append(visualize.write_png(png_path, visualize.tile(rows), scale=2))
