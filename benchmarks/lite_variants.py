@@ -7,7 +7,7 @@ Absolute times on a shared machine drift with the load, so every variant is expo
 float32 (the `redirect` signature, `export_lib`'s converter) and the variants are timed in
 turn, A, B, C, A, B, C, ... at batch 1 through `LiteRedirector`, each round hitting all of them
 with the same load. Reported: each variant's median latency, its ratio to the first variant
-(by default `reference`, the base preset before issue 12, 12.3 ms per image on 2 idle cores)
+(by default `reference`, the base preset before 2026-11-26, 12.3 ms per image on 2 idle cores)
 and that ratio times 12.3 ms, the estimated idle time; FLOPs per redirected image and
 generator parameters.
 
@@ -32,7 +32,7 @@ flags.DEFINE_integer("threads", 2, "TFLite interpreter threads.")
 flags.DEFINE_integer("rounds", 200, "Interleaved rounds (one call of each variant per round).")
 flags.DEFINE_float("reference_ms", 12.3, "Idle-machine latency of the first variant, for the estimates.")
 
-# The base preset before issue 12 (12.3 ms per image, TFLite float32, 2 idle cores, plain decoder).
+# The base preset before 2026-11-26 (12.3 ms per image, TFLite float32, 2 idle cores, plain decoder).
 REFERENCE = dict(image_size=128, channels=(24, 64, 128, 256, 256), face_dim=512, split_dim=256, id_dim=256,
                  rot_dim=32, head_hidden=128, disc_channels=(32, 64, 128, 256))
 

@@ -1,5 +1,4 @@
-"""Where a training step's compute goes, and what mixed_bfloat16 buys (issue: spend the
-compute where it pays).
+"""Where a training step's compute goes, and what mixed_bfloat16 buys.
 
     python benchmarks/train_step.py --decoder=warp --estimator=runs/cest/estimator.keras
 

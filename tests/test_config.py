@@ -128,7 +128,7 @@ def test_shipped_model_card_loads():
     assert (cfg.steps, cfg.gan.start, cfg.loss.feature, cfg.loss.flow_smooth, cfg.swap.both_prob, cfg.precision) == (
         10000, 1500, 30.0, 1.0, 0.5, "mixed_bfloat16")
     assert ModelConfig.from_dict(card["model_config"]) == cfg.model_config() == preset("demo", decoder="warp")
-    assert card["evaluation"]["targets"] == "plausible"
+    assert card["evaluation"]["targets"] == "per_way" and card["evaluation"]["redirection"]["both"]["pairs"] == 256
 
 
 def test_model_config_dict_is_unchanged():

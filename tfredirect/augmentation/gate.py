@@ -1,4 +1,4 @@
-"""The quality gate (issue 14, item 2): an independent estimator judges every generated copy.
+"""The quality gate: an independent estimator judges every generated copy.
 
 A Judge reads gaze and head off each copy with a GazeHeadEstimator trained apart from the
 redirector (tools/train_estimator.py) and gives the angular errors in degrees between what
