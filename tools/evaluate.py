@@ -51,6 +51,7 @@ flags.DEFINE_integer("eval_seed", 0, "Seed of the choice of persons and pairs.")
 flags.DEFINE_string("out", "", "Write the results as JSON here, and examples as <out>.png.")
 flags.DEFINE_integer("examples", 8, "Example rows in the PNG.", lower_bound=0)
 flags.DEFINE_bool("overwrite", False, "Replace existing --out files.")
+flags.DEFINE_bool("markdown", False, "Also print the per-way summary as a Markdown table (as in the docs).")
 flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress (a bar on a terminal), 2 progress lines only.",
                      lower_bound=0, upper_bound=2)
 flags.mark_flag_as_required("model")
@@ -101,6 +102,8 @@ def main(argv):
         result.update(model=os.path.abspath(F.model) if os.path.exists(F.model) else F.model,  # or a shipped name
                       estimator=os.path.abspath(F.estimator) if F.estimator else None)
         print(evaluation.format_table(result))
+        if F.markdown:
+            print("\n" + evaluation.format_markdown(result))
         written = evaluation.write_report(F.out, result, rows, F.overwrite) if F.out else []
     except Exception as err:  # expected errors, and reader errors wrapped by tf.data
         return cli.error_exit("evaluate.py", err, (ValueError, OSError, KeyError))

@@ -203,6 +203,9 @@ def test_each_way_counts_its_pairs_exclusions_and_requested_change():
     table = evaluation.format_table(dict(result, data="fake"))
     assert "head: 2 of 3 pairs (33% excluded: 1 a's gaze under b's head" in table
     assert "by requested change: 0-10 5.73 (n=2), 20-30 22.92 (n=1)" in table
+    markdown = evaluation.format_markdown(result).splitlines()
+    assert len(markdown) == 5 and all(line.count("|") == 13 for line in markdown)
+    assert markdown[3].startswith("| head | 2 (33%) | 5.7 head |")
 
 
 def test_synthgaze_both_way_uses_every_drawn_pair_and_filters_keep_what_they_claim():

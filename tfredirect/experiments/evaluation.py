@@ -461,3 +461,35 @@ def format_table(result):
     lines.append(f"redirector's auxiliary heads on the sources: gaze {a['gaze_error_deg']:.2f} deg, "
                  f"head {a['head_error_deg']:.2f} deg")
     return "\n".join(lines)
+
+
+def format_markdown(result):
+    """The per-way summary as a Markdown table (what the README and docs show): pairs used,
+    requested change, judged errors with 95% intervals and above the floor, the moved
+    attribute the way keeps, and the pixel metrics beside doing nothing."""
+
+    def cell(m, key, digits=2, interval=False):
+        if key not in m:
+            return ""
+        lo, hi = m.get("ci95", {}).get(key, (None, None))
+        text = f"{m[key]:.{digits}f}"
+        return f"{text} [{lo:.{digits}f}, {hi:.{digits}f}]" if interval and lo is not None else text
+
+    lines = ["| way | pairs used (excluded) | requested change, deg | gaze error, deg [95%] | above floor | "
+             "head error, deg [95%] | above floor | kept attribute moves, deg (above floor) | PSNR dB | SSIM | "
+             "doing nothing: PSNR / SSIM | rest PSNR dB |", "|---" * 12 + "|"]
+    for mode, m in result["redirection"].items():
+        asked = " / ".join(cell(m, f"requested_{a}_change_deg", 1) + f" {a}" for a in CHANGED[mode]
+                           if f"requested_{a}_change_deg" in m)
+        kept = {"gaze": "judged_head_shift", "head": "judged_gaze_shift"}.get(mode)
+        moves = ""
+        if kept and f"{kept}_deg" in m:
+            moves = f"{'head' if mode == 'gaze' else 'gaze'} {cell(m, f'{kept}_deg')}"
+            if f"{kept}_minus_floor_deg" in m:
+                moves += f" ({cell(m, f'{kept}_minus_floor_deg')})"
+        nothing = f"{cell(m, 'source_psnr')} / {cell(m, 'source_ssim', 3)}" if "source_psnr" in m else ""
+        lines.append(f"| {mode} | {m['pairs']} ({100 * m['excluded_fraction']:.0f}%) | {asked} | "
+                     f"{cell(m, 'gaze_error_deg', interval=True)} | {cell(m, 'gaze_error_minus_floor_deg')} | "
+                     f"{cell(m, 'head_error_deg', interval=True)} | {cell(m, 'head_error_minus_floor_deg')} | {moves} | "
+                     f"{cell(m, 'psnr', interval=True)} | {cell(m, 'ssim', 3)} | {nothing} | {cell(m, 'rest_psnr')} |")
+    return "\n".join(lines) + "\n"
