@@ -12,7 +12,9 @@ cut-off trainings resumed.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfredirect.tflog import quiet_start  # noqa: E402
+
+quiet_start()  # TensorFlow without its C++ start-up lines (all of them with --verbose=2)
 
 from absl import app, flags  # noqa: E402
 

@@ -9,7 +9,9 @@ on the nose, filling it would cost the outputs far more than it costs the render
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfredirect.tflog import quiet_start  # noqa: E402
+
+quiet_start()  # TensorFlow without its C++ start-up lines (all of them with --verbose=2)
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402

@@ -11,7 +11,9 @@ import os
 import resource
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfredirect.tflog import quiet_start  # noqa: E402
+
+quiet_start()  # TensorFlow without its C++ start-up lines (all of them with --verbose=2)
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402

@@ -12,7 +12,9 @@ as a long mean flow and a low PSNR outside the eyes.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfredirect.tflog import quiet_start  # noqa: E402
+
+quiet_start()  # TensorFlow without its C++ start-up lines (all of them with --verbose=2)
 
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402

@@ -17,7 +17,9 @@ import os
 import signal
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfredirect.tflog import quiet_start  # noqa: E402
+
+quiet_start()  # TensorFlow without its C++ start-up lines (all of them with --verbose=2)
 
 from absl import app, flags, logging  # noqa: E402
 

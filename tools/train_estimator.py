@@ -8,7 +8,9 @@ model of tools/downstream.py).
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfredirect.tflog import quiet_start  # noqa: E402
+
+quiet_start()  # TensorFlow without its C++ start-up lines (all of them with --verbose=2)
 
 from absl import app, flags, logging  # noqa: E402
 from tfredirect import cli  # noqa: E402

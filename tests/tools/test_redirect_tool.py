@@ -104,6 +104,7 @@ def test_bad_image_fails_before_the_model_loads(tool, tmp_path, image, message):
     assert res.returncode == 1 and res.stderr.strip().endswith(f"redirect.py: error: {tmp_path / message}"), res.stderr
     assert res.stderr.count("redirect.py: error: ") == 1 and "no_model" not in res.stderr  # no model error
     assert "imread" not in res.stderr and "libpng" not in res.stderr  # no OpenCV or libpng message before it
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr  # nor TensorFlow's start-up lines
     assert not (tmp_path / "o").exists()
 
 
