@@ -1,17 +1,25 @@
 """Does augmentation help a gaze estimator? Train it on a narrow-gaze subset with and without
 redirected copies spread over the full range, and test both on held-out persons.
 
-    python tools/downstream.py --model=runs/demo/redirector.keras --out_dir=runs/downstream
+    python tools/downstream.py --upper_bound_model=synthgaze-64 --out_dir=runs/downstream
     python tools/downstream.py --model=export/redirector_float32.tflite --data=sted \\
         --data_path=MPIIFaceGaze.h5 --max_gaze_deg=10 --out_dir=runs/downstream_mpii
 
 SynthGaze (default): --samples training-person samples with |gaze pitch| and |gaze yaw|
-below --max_gaze_deg are rendered to narrow.h5; the redirector writes --per_image copies of
-each to augmented.h5 (targets: a joint kernel density over full-range labels, or uniform
-within the label ranges); estimators "narrow" (subset alone), "augmented" (subset + copies)
-and, with --with_full, "full" (as many full-range samples) train for the same steps and are
-tested on SynthGaze test persons at full range. Real data (--data, --data_path): the subset
-comes from the training persons, the test from the held-out persons (tools/train.py's split).
+below --max_gaze_deg are rendered to narrow.h5. As a user with only that narrow dataset
+would, the experiment then trains its own redirector on narrow.h5 alone (<out_dir>/redirector:
+the --redirector_preset recipe compressed to --redirector_steps, about 12 minutes on 2 CPU
+cores by default); --model=X uses a given generator instead (labelled "given": it may have
+seen more than the subset). The generator writes --per_image copies of each narrow sample to
+augmented.h5 (targets: a joint kernel density over full-range labels, or uniform within the
+label ranges); estimators "narrow" (subset alone), "augmented" (subset + copies) and, with
+--with_full, "full" (as many full-range samples) train for the same steps and are tested on
+SynthGaze test persons at full range. --upper_bound_model=synthgaze-64 adds the arm
+"augmented_full_generator": the same targets' copies made by a generator trained on the full
+range (the shipped one saw SynthGaze seed 0 training persons), labelled as the upper bound.
+Real data (--data, --data_path): the subset comes from the training persons (written to
+narrow.h5 when the redirector is trained here), the test from the held-out persons
+(tools/train.py's split).
 
 Quality gate (--judge, an estimator trained apart from this experiment, e.g. runs/judge/
 estimator.keras from `tools/train_estimator.py --seed=0`): every copy is judged; the arm
@@ -29,15 +37,26 @@ The experiment itself is tfredirect/experiments/downstream.py.
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfredirect.tflog import quiet_start  # noqa: E402
+
+quiet_start()  # TensorFlow without its C++ start-up lines (all of them with --verbose=2)
 
 from absl import app, flags, logging  # noqa: E402
 from tfredirect import cli  # noqa: E402
+from tfredirect.config import TRAIN_PRESETS  # noqa: E402
 
 F = flags.FLAGS
-flags.DEFINE_string("model", None, "Trained redirector: a .keras, a tools/train.py run directory or checkpoint "
-                    "prefix, a shipped name (synthgaze-64), or a .tflite (tools/export.py).")
+flags.DEFINE_string("model", "", "A given redirector for the augmented arms: a .keras, a tools/train.py run "
+                    "directory or checkpoint prefix, a shipped name (synthgaze-64), or a .tflite (tools/export.py); "
+                    "empty: train one on the narrow subset alone in <out_dir>/redirector.")
 flags.DEFINE_alias("checkpoint", "model")
+flags.DEFINE_enum("redirector_preset", "demo", sorted(TRAIN_PRESETS), "Without --model: the recipe of the "
+                  "redirector trained on the narrow subset (compressed to --redirector_steps).")
+flags.DEFINE_integer("redirector_steps", 1500, "Without --model: training steps of that redirector (the recipe's "
+                     "adversarial schedule and auto estimator steps scale with them).", lower_bound=1)
+flags.DEFINE_string("upper_bound_model", "", "A generator trained on the full range (e.g. synthgaze-64): adds the "
+                    "arm 'augmented_full_generator', the upper bound (distillation, not what a narrow-data user can "
+                    "do).")
 flags.DEFINE_enum("data", "synthgaze", ["synthgaze", "xgaze", "sted", "folder"], "Data source.")
 flags.DEFINE_string("data_path", "", "Real data: h5 file, folder or glob, or a CSV (folder).")
 flags.DEFINE_integer("size", 0, "Image size; 0 = the redirector's.", lower_bound=0)
@@ -69,7 +88,6 @@ flags.register_validator("max_gaze_deg", lambda v: 0 < v < 90, message="expected
 flags.register_validator("lr", lambda v: v > 0, message="expected a positive learning rate")
 flags.register_validator("max_judged_error_deg", lambda v: 0 <= v < float("inf"),
                          message="expected a finite angle >= 0 degrees")
-flags.mark_flag_as_required("model")
 
 
 def _floats(name):
@@ -86,7 +104,8 @@ def main(argv):
 
     try:
         cfg = downstream.DownstreamConfig(
-            out_dir=F.out_dir, model=F.model, data=F.data, data_path=F.data_path, size=F.size,
+            out_dir=F.out_dir, model=F.model, redirector_preset=F.redirector_preset,
+            redirector_steps=F.redirector_steps, upper_bound_model=F.upper_bound_model, data=F.data, data_path=F.data_path, size=F.size,
             samples=F.samples, max_gaze_deg=F.max_gaze_deg, per_image=F.per_image, targets=F.targets,
             target_kind=F.target_kind, gaze_range_deg=cli.parse_range(F.gaze_range_deg, "gaze_range_deg"),
             head_range_deg=cli.parse_range(F.head_range_deg, "head_range_deg"), bandwidth_deg=F.bandwidth_deg,
@@ -100,6 +119,10 @@ def main(argv):
     print(downstream.format_table(results))
     print(f"total {results['seconds']:.0f} s")
     files = results["files"]
+    if "redirector" in files:
+        gen = results["generator"]
+        print(f"redirector trained on the {gen['samples']} narrow samples of {gen['data_path']} "
+              f"({gen['steps']} steps, {gen['seconds']:.0f} s) -> {files['redirector']}")
     print(f"wrote {files['results']}, {files['plot']} (errors per bin) and {files['examples']} "
           "(narrow sample | its redirected copies)")
     print("data: " + ", ".join(files[k] for k in ("narrow", "full", *results["augmentation"]) if k in files)

@@ -1,4 +1,5 @@
 import dataclasses
+import json
 import math
 import os
 
@@ -53,7 +54,58 @@ def test_real_data_mode_trains_on_narrow_training_persons_and_tests_on_held_out_
     assert rows == 2 * narrow_expected
     assert persons <= set(train.persons) and not persons & set(held_out.persons)
     assert "narrow" not in results["files"]  # real data is read through the index, not copied
-    assert "augmented vs narrow" in downstream.format_table(results)
+    assert f"augmented (given {tiny_redirector_file} generator) vs narrow" in downstream.format_table(results)
+    assert results["generator"]["model"] == str(tiny_redirector_file) and "redirector" not in results["files"]
+    assert arms["augmented"]["generator"] == f"given {tiny_redirector_file}" and arms["narrow"]["generator"] is None
+
+
+@pytest.mark.slow
+def test_without_a_model_a_redirector_is_trained_on_the_narrow_subset_alone(tiny_redirector_file, tmp_path):
+    """No --model: the experiment writes the narrow subset of the training persons to
+    narrow.h5, trains its redirector on that file only (no full-range label), augments with
+    it; --upper_bound_model adds the labelled upper-bound arm, with the same targets."""
+    data = str(tmp_path / "real.h5")
+    SynthGaze(size=32, seed=5, num_persons=48, samples_per_person=12, val_fraction=0.0, test_fraction=0.0,
+              nuisance="person").write_h5(data, "train")
+    train = split_index(sources.build_index("sted", data), "train")
+    narrow_expected = int(np.sum(subsets.gaze_extent_deg(train.gaze) < 20))
+    assert narrow_expected < len(train)  # the file holds wider gaze than the subset
+    cfg = downstream.DownstreamConfig(out_dir=str(tmp_path / "out"), data="sted", data_path=data, samples=10_000,
+                                      max_gaze_deg=20, per_image=1, steps=5, batch_size=8, test_samples=64,
+                                      redirector_preset="tiny", redirector_steps=4,
+                                      upper_bound_model=str(tiny_redirector_file), verbose=0)
+    results = downstream.run(cfg, log=lambda m: None)
+
+    gen, files = results["generator"], results["files"]
+    assert gen["source"] == "trained on the narrow subset" and gen["steps"] == 4 and gen["seconds"] > 0
+    assert files["narrow"] == gen["data_path"] == os.path.join(cfg.out_dir, "narrow.h5")
+    assert files["redirector"] == gen["model"] == os.path.join(cfg.out_dir, "redirector", "redirector.keras")
+    trained = json.load(open(os.path.join(cfg.out_dir, "redirector", "config.json")))
+    assert (trained["data"], trained["data_path"], trained["steps"], trained["seed"]) == ("sted", files["narrow"], 4, 0)
+    seen = sources.build_index("sted", trained["data_path"])
+    assert len(seen) == gen["samples"] == narrow_expected == results["arms"]["narrow"]["train_samples"]
+    assert subsets.gaze_extent_deg(seen.gaze).max() < 20 and gen["gaze_extent_deg"]["max"] < 20
+    assert set(seen.persons) <= set(train.persons)
+
+    arms = results["arms"]
+    assert list(arms) == ["narrow", "augmented", downstream.UPPER_BOUND]
+    assert arms["augmented"]["generator"] == "narrow-only (trained here)"
+    assert arms[downstream.UPPER_BOUND]["generator"] == f"upper bound {tiny_redirector_file}"
+    assert arms[downstream.UPPER_BOUND]["train_samples"] == 2 * narrow_expected
+    assert results["upper_bound"]["model"] == str(tiny_redirector_file)
+    narrow = arms["narrow"]["gaze_error_deg"]
+    assert results["relative_reduction"] == pytest.approx(1 - arms["augmented"]["gaze_error_deg"] / narrow)
+    assert results["upper_bound_relative_reduction"] == pytest.approx(
+        1 - arms[downstream.UPPER_BOUND]["gaze_error_deg"] / narrow)
+    # the same targets for both generators, copy for copy
+    main, upper = (_copies(files[n], ("labels", "source_index", "copy")) for n in ("augmented", downstream.UPPER_BOUND))
+    assert len(main) == narrow_expected and set(main) == set(upper)
+    for key in main:
+        np.testing.assert_array_equal(main[key]["labels"], upper[key]["labels"])
+    table = downstream.format_table(results)
+    assert "augmented (narrow-only (trained here) generator) vs narrow" in table
+    assert f"upper bound, {downstream.UPPER_BOUND} (upper bound {tiny_redirector_file}) vs narrow" in table
+    assert os.path.join(cfg.out_dir, "redirector") in downstream.output_paths(cfg.out_dir)
 
 
 def test_kde_targets_come_from_the_full_range_reference_not_the_subset():
@@ -81,6 +133,18 @@ def test_bins_and_config_validation(tmp_path):
             downstream.DownstreamConfig(out_dir="x", model="m.keras", **kwargs)
     with pytest.raises(ValueError, match="no such"):
         downstream.run(downstream.DownstreamConfig(out_dir=str(tmp_path / "o"), model=str(tmp_path / "m.keras")))
+    assert downstream.DownstreamConfig(out_dir="x").model == ""  # the experiment trains its own redirector
+    for kwargs, match in [(dict(redirector_steps=0), "redirector_steps"), (dict(redirector_preset="huge"), "huge"),
+                          (dict(model="x/redirector/redirector.keras"), "output of this experiment"),
+                          (dict(upper_bound_model="x/augmented/estimator.keras"), "output of this experiment")]:
+        with pytest.raises(ValueError, match=match):
+            downstream.DownstreamConfig(out_dir="x", **kwargs)
+    out = tmp_path / "o"
+    with pytest.raises(ValueError, match="the tiny recipe: the redirector takes 32x32 images, --size is 64"):
+        downstream.run(downstream.DownstreamConfig(out_dir=str(out), redirector_preset="tiny", size=64))
+    with pytest.raises(ValueError, match="no such"):
+        downstream.run(downstream.DownstreamConfig(out_dir=str(out), upper_bound_model=str(tmp_path / "u.keras")))
+    assert not out.exists()
 
 
 @pytest.mark.slow

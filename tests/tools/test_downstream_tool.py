@@ -43,13 +43,18 @@ def _measure(model_path, batches):
 
 
 @pytest.mark.slow
-def test_downstream_tool_end_to_end_on_tiny_synthgaze(tool, tiny_redirector_file, tmp_path):
+def test_downstream_tool_end_to_end_on_tiny_synthgaze(tool, tmp_path):
+    """No --model: the tool trains its redirector on the rendered narrow subset (tiny recipe,
+    a few steps), augments with it and reports every arm against a measurement made here."""
     out = tmp_path / "ds"
-    args = [f"--model={tiny_redirector_file}", f"--out_dir={out}", "--samples=160", "--max_gaze_deg=10", "--per_image=1",
-            "--steps=20", "--batch_size=16", "--test_samples=128", "--seed=3"]
+    args = [f"--out_dir={out}", "--samples=160", "--max_gaze_deg=10", "--per_image=1", "--redirector_preset=tiny",
+            "--redirector_steps=4", "--steps=20", "--batch_size=16", "--test_samples=128", "--seed=3"]
     res = tool("downstream", *args)
     assert res.returncode == 0, res.stderr
-    assert "full-range gaze error, augmented vs narrow" in res.stdout and "wrote" in res.stdout
+    assert "full-range gaze error, augmented (narrow-only (trained here) generator) vs narrow" in res.stdout
+    assert "wrote" in res.stdout
+    assert f"redirector trained on the 160 narrow samples of {out}/narrow.h5 (4 steps" in res.stdout
+    assert f"-> {out}/redirector/redirector.keras" in res.stdout
     # progress in plain lines (the output is not a terminal): rendered and redirected counts,
     # and each arm's estimator steps with the step time; never a carriage return
     assert "rendering narrow.h5: 160/160 images" in res.stderr
@@ -79,6 +84,8 @@ def test_downstream_tool_end_to_end_on_tiny_synthgaze(tool, tiny_redirector_file
     red = 1 - measured["augmented"] / measured["narrow"]
     assert results["relative_reduction"] == pytest.approx(red, abs=1e-4)
     assert results["target_met"] == (red >= 0.6)
+    assert results["generator"]["samples"] == 160 and results["generator"]["gaze_extent_deg"]["max"] < 10
+    assert json.load(open(out / "redirector" / "config.json"))["data_path"] == str(out / "narrow.h5")
 
     png = cv2.imread(str(out / "downstream.png"))
     assert png.shape == (PANEL_SIZE[1], 2 * PANEL_SIZE[0], 3)
@@ -101,6 +108,14 @@ def test_downstream_tool_rejects_bad_settings(tool, tiny_redirector_file, tmp_pa
     out = tmp_path / "ds"
     res = tool("downstream", f"--checkpoint={tiny_redirector_file}", f"--out_dir={out}", "--size=64")  # old name
     assert res.returncode != 0 and "32x32" in res.stderr
+    res = tool("downstream", f"--out_dir={out}", "--redirector_preset=tiny", "--size=64")
+    assert res.returncode == 1 and "the tiny recipe: the redirector takes 32x32 images, --size is 64" in res.stderr
+    res = tool("downstream", f"--out_dir={out}", "--redirector_steps=0")
+    assert res.returncode != 0 and "redirector_steps" in res.stderr
+    res = tool("downstream", f"--out_dir={out}", "--redirector_preset=tiny", f"--upper_bound_model={tmp_path}/u.keras")
+    assert res.returncode == 1 and "u.keras" in res.stderr.strip().splitlines()[-1]
+    res = tool("downstream", f"--out_dir={out}", "--upper_bound_model=synthgaze-64", "--redirector_preset=tiny")
+    assert res.returncode == 1 and "64x64 images, the experiment's are 32x32" in res.stderr
     assert not out.exists()
 
 

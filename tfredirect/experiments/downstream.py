@@ -7,7 +7,15 @@ range. The arms (ARMS; adding one is an `Arm` with a function naming its trainin
 
 - "narrow": the narrow subset alone;
 - "augmented": the subset plus `per_image` redirected copies of every sample (tfredirect.
-  augmentation.augment with a trained redirector);
+  augmentation.augment) made by the experiment's generator: by default a redirector the
+  experiment trains itself on the narrow subset alone (<out_dir>/redirector, the
+  `redirector_preset` recipe shortened to `redirector_steps`), which is what a user who has
+  only a narrow dataset can do; with `model` a given generator instead, which may have seen
+  more than the subset;
+- "augmented_full_generator" (with `upper_bound_model`, the upper bound): the subset plus the
+  same targets' copies made by a generator trained apart on the full range (e.g. the shipped
+  synthgaze-64, SynthGaze seed 0 training persons over the whole gaze/head range): it
+  distils that generator's knowledge, which a narrow-data user does not have;
 - "gated" (with a judge): the subset plus the augmented arm's copies that pass the quality
   gate (augmentation.gate: an independent estimator reads gaze and head off every copy; a copy
   whose larger judged error exceeds `max_judged_error_deg` is dropped);
@@ -29,6 +37,10 @@ Errors are reported overall and per bin of the true test gaze max(|pitch|, |yaw|
 quantity the narrow filter bounds, so the first bin is the subset's own range). The
 project's acceptance threshold: the augmented arm's full-range gaze error is at least
 TARGET_REDUCTION lower than the narrow arm's.
+
+The redirector trained here sees the narrow file as --data=sted (tools/train.py's person
+split holds about a tenth of its persons out for validation; its auto consistency estimator
+trains on the same file), so no full-range label reaches it.
 
 SynthGaze mode renders the subset (and the full-range arm) to ST-ED h5 files and tests on
 SynthGaze test persons; real-data mode (`data` sted/xgaze/folder) takes the subset from the
@@ -56,7 +68,7 @@ from tfredirect import fileio, visualize
 from tfredirect.experiments import subsets
 from tfredirect.progress import Progress
 
-TARGET_REDUCTION = 0.60  # acceptance (issue 12; 0.30 before): augmented vs narrow full-range gaze error, relative
+TARGET_REDUCTION = 0.60  # acceptance: augmented vs narrow full-range gaze error, relative
 
 
 @dataclasses.dataclass
@@ -64,7 +76,12 @@ class DownstreamConfig:
     """Settings of one downstream experiment (see the module docstring)."""
 
     out_dir: str
-    model: str  # trained redirector: .keras, run directory, checkpoint prefix, shipped name or .tflite
+    # the generator of the augmented arms: "" = train one on the narrow subset (<out_dir>/redirector);
+    # else a given one (.keras, run directory, checkpoint prefix, shipped name or .tflite)
+    model: str = ""
+    redirector_preset: str = "demo"  # recipe of the trained redirector (config.TRAIN_PRESETS)
+    redirector_steps: int = 1500  # its steps; the recipe's schedule is compressed to them (redirector_config)
+    upper_bound_model: str = ""  # a full-range generator for the arm "augmented_full_generator"; "" = none
     data: str = "synthgaze"  # synthgaze | sted | xgaze | folder
     data_path: str = ""
     size: int = 0  # image size; 0 = the redirector's
@@ -97,9 +114,12 @@ class DownstreamConfig:
             raise ValueError(f"unknown data source {self.data!r}; expected synthgaze, sted, xgaze or folder")
         if self.data != "synthgaze" and not self.data_path:
             raise ValueError(f"--data={self.data} needs --data_path")
-        if not self.model:
-            raise ValueError("a redirector --model (.keras, run directory, shipped name or .tflite) is needed")
-        for name in ("samples", "per_image", "steps", "batch_size", "test_samples"):
+        from tfredirect.config import TRAIN_PRESETS
+
+        if self.redirector_preset not in TRAIN_PRESETS:
+            raise ValueError(f"unknown redirector_preset {self.redirector_preset!r}; choose one of "
+                             f"{', '.join(sorted(TRAIN_PRESETS))}")
+        for name in ("samples", "per_image", "steps", "batch_size", "test_samples", "redirector_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -111,6 +131,10 @@ class DownstreamConfig:
         if self.judge and any(fileio.is_within(self.judge, p) for p in output_paths(self.out_dir)):
             raise ValueError(f"judge {self.judge} is an output of this experiment; the gate needs an independent "
                              "estimator (tools/train_estimator.py)")
+        for name in ("model", "upper_bound_model"):
+            value = getattr(self, name)
+            if value and any(fileio.is_within(value, p) for p in output_paths(self.out_dir)):
+                raise ValueError(f"{name} {value} is an output of this experiment, which replaces it")
         if self.gaze_range_deg is None:
             self.gaze_range_deg = tuple(round(math.degrees(v), 6) for v in GAZE_RANGE)
         if self.head_range_deg is None:
@@ -140,39 +164,107 @@ def make_sampler(cfg, ref_gaze, ref_head):
                          reference_gaze=ref_gaze if kde else None, reference_head=ref_head if kde else None)
 
 
+# ---------------------------------------------------------------------------- generators
+REDIRECTOR_DIR = "redirector"  # where the experiment trains its own redirector, in out_dir
+UPPER_BOUND = "augmented_full_generator"  # the arm of the upper-bound generator
+
+
+def redirector_config(cfg, data_path):
+    """The TrainConfig of the redirector trained on the narrow subset (written at `data_path`
+    as an ST-ED file): the `redirector_preset` recipe compressed to `redirector_steps`, its
+    adversarial schedule and auto estimator steps scaled by the same factor (demo at 1,500
+    steps: the adversarial term from step 750 over 500 steps, a 1,250-step estimator), in
+    <out_dir>/redirector with the experiment's seed."""
+    from tfredirect.config import TrainConfig
+
+    recipe = TrainConfig.from_preset(cfg.redirector_preset)
+    steps = cfg.redirector_steps
+    scale = lambda v: int(round(v * steps / recipe.steps))
+    every = recipe.checkpoint_every if steps % recipe.checkpoint_every == 0 else steps
+    return recipe.replace(out_dir=os.path.join(cfg.out_dir, REDIRECTOR_DIR), data="sted", data_path=data_path,
+                          steps=steps, checkpoint_every=every, seed=cfg.seed, overwrite=True,
+                          verbose=2 if cfg.verbose else 0,
+                          gan={"start": scale(recipe.gan.start), "warmup": scale(recipe.gan.warmup)},
+                          consistency_estimator_steps=max(1, scale(recipe.consistency_estimator_steps)))
+
+
+def train_redirector(tcfg, log=print):
+    """Train the redirector of `tcfg` (redirector_config) and summarize the run for
+    results.json: what it trained on (file, samples, gaze extent) and how long it took."""
+    from tfredirect.data import sources
+    from tfredirect.training.loop import train
+
+    data = sources.build_index("sted", tcfg.data_path)
+    log(f"training the redirector on the narrow subset only ({len(data)} samples in {tcfg.data_path}; "
+        f"{tcfg.steps} steps, recipe {tcfg.preset}) in {tcfg.out_dir}")
+    start = time.perf_counter()
+    summary = train(tcfg)
+    seconds = time.perf_counter() - start
+    model = summary["outputs"]["redirector.keras"]
+    log(f"trained the redirector in {seconds:.0f} s -> {model}")
+    return {"source": "trained on the narrow subset", "model": model, "data_path": tcfg.data_path,
+            "samples": len(data), "gaze_extent_deg": subsets.extent_summary(data.gaze), "steps": summary["step"],
+            "seconds": round(seconds, 1), "train_pairs_per_second": summary["train_pairs_per_second"],
+            "consistency_estimator_steps": tcfg.consistency_estimator_steps, "data": summary["data"],
+            "config": tcfg.to_dict()}
+
+
+def upper_bound_summary(model):
+    """What the upper-bound generator is, for results.json; for a shipped name also what it was
+    trained on (its card)."""
+    from tfredirect import pretrained
+
+    out = {"model": model, "role": "upper bound: a generator trained apart on the full gaze/head range "
+                                   "(distillation, not what a narrow-data user can do)"}
+    if model in pretrained.names():
+        card = pretrained.card(model)
+        train_cfg = card.get("train_config", {})
+        out.update(trained_on=card.get("train_summary", {}).get("data", card.get("trained_on")),
+                   steps=train_cfg.get("steps"), synthgaze_seed=train_cfg.get("seed"))
+    return out
+
+
 # ---------------------------------------------------------------------------- arms
 @dataclasses.dataclass(frozen=True)
 class Arm:
     """One estimator of the experiment: `data(context)` gives the SampleIndex list it trains
-    on, or None when the arm does not run with this config."""
+    on, or None when the arm does not run with this config; `generator` names the Context
+    generator ("main" or "upper_bound") whose copies it uses, "" for none."""
 
     name: str
     data: Callable
+    generator: str = ""
 
 
 ARMS = (
     Arm("narrow", lambda ctx: [ctx.exp.narrow]),
-    Arm("augmented", lambda ctx: [ctx.exp.narrow, ctx.copies()]),
-    Arm("gated", lambda ctx: None if ctx.judge is None else [ctx.exp.narrow, ctx.gated()]),
-    Arm("random_kept", lambda ctx: None if ctx.judge is None else [ctx.exp.narrow, ctx.random_kept()]),
+    Arm("augmented", lambda ctx: [ctx.exp.narrow, ctx.copies()], "main"),
+    Arm("gated", lambda ctx: None if ctx.judge is None else [ctx.exp.narrow, ctx.gated()], "main"),
+    Arm("random_kept", lambda ctx: None if ctx.judge is None else [ctx.exp.narrow, ctx.random_kept()], "main"),
+    Arm(UPPER_BOUND, lambda ctx: None if "upper_bound" not in ctx.backends else
+        [ctx.exp.narrow, ctx.augmented(UPPER_BOUND, generator="upper_bound")], "upper_bound"),
     Arm("full", lambda ctx: None if ctx.exp.full is None else [ctx.exp.full]),
 )
 
 
 class Context:
-    """What the arms draw on: the config, the experiment's data, the redirector and the gate's
+    """What the arms draw on: the config, the experiment's data, the generators (`backends`:
+    "main" and optionally "upper_bound", with a label each for the table) and the gate's
     judge (an augmentation.Judge, or None); makes each augmented set once, on first use, as
     <out_dir>/<name>.h5."""
 
-    def __init__(self, cfg, exp, backend, log=print, judge=None):
-        self.cfg, self.exp, self.backend, self.log, self.judge = cfg, exp, backend, log, judge
+    def __init__(self, cfg, exp, backends, labels, log=print, judge=None):
+        self.cfg, self.exp, self.backends, self.labels, self.log, self.judge = cfg, exp, backends, labels, log, judge
         self.sampler = make_sampler(cfg, exp.ref_gaze, exp.ref_head)
-        # name -> {"index", "path", "generated", "images", "dropped", "seconds", "gaze_extent_deg", "judged"}
+        # name -> {"index", "path", "generator", "generated", "images", "dropped", "seconds", "gaze_extent_deg",
+        # "judged"}
         self.augmentations = {}
 
-    def augmented(self, name, **options):
-        """The SampleIndex of `per_image` redirected copies of the narrow subset, written to
-        <out_dir>/<name>.h5 by augmentation.augment (extra `options` are passed to it)."""
+    def augmented(self, name, generator="main", **options):
+        """The SampleIndex of `per_image` redirected copies of the narrow subset made by the
+        generator `generator`, written to <out_dir>/<name>.h5 by augmentation.augment (extra
+        `options` are passed to it). The targets depend only on the seed, the sample and the
+        copy, so every generator gets the same ones."""
         if name in self.augmentations:
             return self.augmentations[name]["index"]
         from tfredirect import augmentation
@@ -187,7 +279,7 @@ class Context:
             def advance(done_sources, total_sources):
                 progress.update(done_sources * cfg.per_image - progress.count)
 
-            info = augmentation.augment(self.exp.narrow, self.backend, path, cfg.per_image, self.sampler,
+            info = augmentation.augment(self.exp.narrow, self.backends[generator], path, cfg.per_image, self.sampler,
                                         layout="sted", progress=advance, **options)
         if not info.get("complete", True):
             raise RuntimeError(f"augmentation stopped early: {info}")
@@ -199,16 +291,17 @@ class Context:
                              f"{threshold:g} deg); raise --max_judged_error_deg")
         index = sources.build_index("sted", path)
         gated = "" if threshold is None else f", {dropped} dropped by the gate (judged error > {threshold:g} deg)"
-        self.log(f"{name}: {len(index)} redirected copies ({cfg.per_image} per narrow sample, {cfg.targets} "
-                 f"targets, kind {cfg.target_kind}{gated}) in {seconds:.0f} s -> {path}")
-        self.augmentations[name] = {"index": index, "path": path, "generated": generated, "images": len(index),
+        self.log(f"{name}: {len(index)} redirected copies by the {self.labels[generator]} generator "
+                 f"({cfg.per_image} per narrow sample, {cfg.targets} targets, kind {cfg.target_kind}{gated}) in "
+                 f"{seconds:.0f} s -> {path}")
+        self.augmentations[name] = {"index": index, "path": path, "generator": self.labels[generator],
+                                    "generated": generated, "images": len(index),
                                     "dropped": dropped, "seconds": round(seconds, 1),
                                     "gaze_extent_deg": subsets.extent_summary(index.gaze),
                                     "judged": judged_summary(path, cfg.max_judged_error_deg)}
         if threshold is not None:
             self.augmentations[name]["max_judged_error_deg"] = float(threshold)
         return index
-
 
     def copies(self):
         """The augmented arm's copies (judged, not gated, when there is a judge)."""
@@ -317,8 +410,9 @@ def train_arm(cfg, name, parts, size, test, log=print):
 
 # ---------------------------------------------------------------------------- outputs
 def output_paths(out_dir):
-    """Everything a run writes in out_dir (files, and per arm its folder and h5 file)."""
-    names = ["results.json", "downstream.png", "examples.png"]
+    """Everything a run writes in out_dir (files, the trained redirector's folder, and per arm
+    its folder and h5 file)."""
+    names = ["results.json", "downstream.png", "examples.png", REDIRECTOR_DIR]
     for arm in ARMS:
         names += [arm.name, f"{arm.name}.h5", f"{arm.name}.h5.partial"]
     return [os.path.join(out_dir, n) for n in names]
@@ -354,25 +448,32 @@ def gate_summary(cfg, gated, arms):
 
 
 def format_table(results):
-    """A plain-text table of the arms' errors and the relative reduction."""
+    """A plain-text table of the arms' errors, the generator behind each augmented arm, and
+    the relative reductions (the main generator's and the upper bound's)."""
     arms = results["arms"]
     labels = list(next(iter(arms.values()))["gaze_error_by_bin"])
-    head = f"{'estimator':<12}{'train':>7}{'gaze all':>10}" + "".join(f"{'gaze ' + b:>12}" for b in labels)
-    head += f"{'head all':>10}"
+    width = max(12, *(len(name) + 2 for name in arms))
+    head = f"{'estimator':<{width}}{'train':>7}{'gaze all':>10}" + "".join(f"{'gaze ' + b:>12}" for b in labels)
+    head += f"{'head all':>10}  generator"
     lines = [head]
     for name, r in arms.items():
-        row = f"{name:<12}{r['train_samples']:>7}{r['gaze_error_deg']:>10.2f}"
+        row = f"{name:<{width}}{r['train_samples']:>7}{r['gaze_error_deg']:>10.2f}"
         for b in labels:
             m = r["gaze_error_by_bin"][b]["mean"]
             row += f"{'-' if m is None else f'{m:.2f}':>12}"
-        lines.append(row + f"{r['head_error_deg']:>10.2f}")
+        lines.append(row + f"{r['head_error_deg']:>10.2f}  {r.get('generator') or '-'}")
     counts = next(iter(arms.values()))["gaze_error_by_bin"]
     lines.append("test samples per bin (true max(|pitch|, |yaw|) of gaze, deg): "
                  + ", ".join(f"{b}: {counts[b]['n']}" for b in labels))
     red = results["relative_reduction"]
-    lines.append(f"full-range gaze error, augmented vs narrow: {arms['narrow']['gaze_error_deg']:.2f} -> "
-                 f"{arms['augmented']['gaze_error_deg']:.2f} deg, {100 * red:.1f}% lower "
-                 f"(target >= {100 * TARGET_REDUCTION:.0f}%: {'met' if results['target_met'] else 'missed'})")
+    lines.append(f"full-range gaze error, augmented ({arms['augmented']['generator']} generator) vs narrow: "
+                 f"{arms['narrow']['gaze_error_deg']:.2f} -> {arms['augmented']['gaze_error_deg']:.2f} deg, "
+                 f"{100 * red:.1f}% lower (target >= {100 * TARGET_REDUCTION:.0f}%: "
+                 f"{'met' if results['target_met'] else 'missed'})")
+    if UPPER_BOUND in arms:
+        lines.append(f"upper bound, {UPPER_BOUND} ({arms[UPPER_BOUND]['generator']}) vs narrow: "
+                     f"{arms['narrow']['gaze_error_deg']:.2f} -> {arms[UPPER_BOUND]['gaze_error_deg']:.2f} deg, "
+                     f"{100 * results['upper_bound_relative_reduction']:.1f}% lower")
     gate = results.get("gate")
     if gate:
         lines.append(f"quality gate (judge {gate['judge']}, max judged error {gate['max_judged_error_deg']:g} deg): "
@@ -397,6 +498,8 @@ def chart_panels(results):
         title = f"{what} error, held-out persons, full range"
         if what == "gaze":
             title += f"; augmented {-100 * results['relative_reduction']:+.0f}% vs narrow"
+            if "upper_bound_relative_reduction" in results:
+                title += f", upper bound {-100 * results['upper_bound_relative_reduction']:+.0f}%"
             if "gate" in results:
                 title += f", gated {-100 * results['gate']['relative_reduction_vs_narrow']:+.0f}%"
         panels.append({"groups": labels + ["all"], "series": series, "title": title,
@@ -422,17 +525,27 @@ def example_rows(narrow, augmented_path, size, count=6):
 
 
 def run(cfg, log=print):
-    """Run the experiment; writes results.json, downstream.png, examples.png, the h5 files and
-    one estimator folder per arm in cfg.out_dir. Returns the results dict; on failure, removes
-    what it wrote."""
+    """Run the experiment; writes results.json, downstream.png, examples.png, the h5 files,
+    the trained redirector (without cfg.model) and one estimator folder per arm in
+    cfg.out_dir. Returns the results dict; on failure, removes what it wrote. Every setting
+    and given model is checked before anything is written."""
     start = time.perf_counter()
     from tfredirect.augmentation import load_backend
 
-    backend = load_backend(cfg.model)
-    size = cfg.size or backend.image_size
-    if size != backend.image_size:
-        raise ValueError(f"{cfg.model}: the redirector takes {backend.image_size}x{backend.image_size} images, "
-                         f"--size is {size}")
+    backends = {}
+    if cfg.model:
+        backends["main"] = load_backend(cfg.model)
+        size, where = backends["main"].image_size, cfg.model
+    else:
+        tcfg = redirector_config(cfg, os.path.join(cfg.out_dir, "narrow.h5"))
+        size, where = tcfg.model_config().image_size, f"the {cfg.redirector_preset} recipe"
+    if cfg.size and cfg.size != size:
+        raise ValueError(f"{where}: the redirector takes {size}x{size} images, --size is {cfg.size}")
+    if cfg.upper_bound_model:
+        backends["upper_bound"] = load_backend(cfg.upper_bound_model)
+        if backends["upper_bound"].image_size != size:
+            raise ValueError(f"--upper_bound_model {cfg.upper_bound_model} takes {backends['upper_bound'].image_size}"
+                             f"x{backends['upper_bound'].image_size} images, the experiment's are {size}x{size}")
     cfg = dataclasses.replace(cfg, size=size)
     judge = None
     if cfg.judge:
@@ -443,7 +556,7 @@ def run(cfg, log=print):
     created = not os.path.isdir(cfg.out_dir)
     os.makedirs(cfg.out_dir, exist_ok=True)
     try:
-        return _run(cfg, backend, judge, size, start, log)
+        return _run(cfg, backends, judge, size, start, log)
     except BaseException:  # an error or an interrupt leaves no partial results behind
         _remove(output_paths(cfg.out_dir))
         if created and not os.listdir(cfg.out_dir):
@@ -451,26 +564,47 @@ def run(cfg, log=print):
         raise
 
 
-def _run(cfg, backend, judge, size, start, log):
+def _run(cfg, backends, judge, size, start, log):
     """The body of run() once the outputs are checked."""
+    from tfredirect.augmentation import load_backend
+
     exp = (subsets.synthgaze_experiment if cfg.data == "synthgaze" else subsets.real_experiment)(cfg, size, log)
-    ctx = Context(cfg, exp, backend, log, judge)
+    files = dict(exp.files)
+    if cfg.model:
+        generator = {"source": "given (it may have seen more than the narrow subset)", "model": cfg.model}
+        labels = {"main": f"given {cfg.model}"}
+    else:
+        if "narrow" not in files:  # real data: the trainer reads the subset from a file
+            files["narrow"] = os.path.join(cfg.out_dir, "narrow.h5")
+            subsets.write_index_h5(files["narrow"], exp.narrow, size, cfg.verbose)
+            log(f"wrote the {len(exp.narrow)} narrow samples for the redirector to {files['narrow']}")
+        generator = train_redirector(redirector_config(cfg, files["narrow"]), log)
+        backends = {**backends, "main": load_backend(generator["model"])}
+        labels = {"main": "narrow-only (trained here)"}
+    if cfg.upper_bound_model:
+        labels["upper_bound"] = f"upper bound {cfg.upper_bound_model}"
+    ctx = Context(cfg, exp, backends, labels, log, judge)
     arms = {}
     for arm in ARMS:
         parts = arm.data(ctx)
         if parts is not None:
-            arms[arm.name] = train_arm(cfg, arm.name, parts, size, exp.test, log)
+            arms[arm.name] = {**train_arm(cfg, arm.name, parts, size, exp.test, log),
+                              "generator": labels.get(arm.generator)}
     results = {
         "description": exp.description,
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()},
         "image_size": size,
         "narrow_gaze_extent_deg": subsets.extent_summary(exp.narrow.gaze),
+        "generator": generator,
         "augmentation": {name: {k: v for k, v in a.items() if k != "index"} for name, a in ctx.augmentations.items()},
         "arms": arms,
     }
-    narrow_err, aug_err = arms["narrow"]["gaze_error_deg"], arms["augmented"]["gaze_error_deg"]
-    results["relative_reduction"] = float(1.0 - aug_err / narrow_err)
+    narrow_err = arms["narrow"]["gaze_error_deg"]
+    results["relative_reduction"] = float(1.0 - arms["augmented"]["gaze_error_deg"] / narrow_err)
     results["target_met"] = bool(results["relative_reduction"] >= TARGET_REDUCTION)
+    if UPPER_BOUND in arms:
+        results["upper_bound"] = upper_bound_summary(cfg.upper_bound_model)
+        results["upper_bound_relative_reduction"] = float(1.0 - arms[UPPER_BOUND]["gaze_error_deg"] / narrow_err)
     if "gated" in arms:
         results["gate"] = gate_summary(cfg, ctx.augmentations["gated"], arms)
     results["seconds"] = round(time.perf_counter() - start, 1)
@@ -479,8 +613,8 @@ def _run(cfg, backend, judge, size, start, log):
     visualize.write_png(paths["plot"], visualize.bar_charts(chart_panels(results)))
     visualize.write_png(paths["examples"], visualize.tile(
         example_rows(exp.narrow, ctx.augmentations["augmented"]["path"], size)), scale=2)
-    results["files"] = {**exp.files, **{name: a["path"] for name, a in ctx.augmentations.items()}, **paths,
+    results["files"] = {**files, **{name: a["path"] for name, a in ctx.augmentations.items()}, **paths,
+                        **({} if cfg.model else {"redirector": generator["model"]}),
                         **{f"{name}_estimator": r["model"] for name, r in arms.items()}}
     fileio.write_json_atomic(paths["results"], results)
     return results
-

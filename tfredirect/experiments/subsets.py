@@ -55,6 +55,24 @@ class Experiment:
     files: dict
 
 
+def write_index_h5(path, index, size, verbose, chunk=256):
+    """Write the samples of a SampleIndex (pixels resized to `size`, labels, persons) to an
+    ST-ED h5 file, so a trainer that reads files can train on exactly that subset."""
+    from tfredirect.data import sted
+
+    name = os.path.basename(path)
+
+    def records():
+        with Progress(len(index), f"writing {name}", "images", verbose) as progress:
+            for s in range(0, len(index), chunk):
+                ids = np.arange(s, min(s + chunk, len(index)))
+                progress.update(len(ids))
+                yield {"image": index.read(ids, size), "gaze": index.gaze[ids], "head": index.head[ids],
+                       "person": [index.persons[p] for p in index.person[ids]]}
+
+    return sted.write_h5(path, records())
+
+
 def synthgaze_experiment(cfg, size, log=print):
     """Render the narrow subset (and the full-range arm) of SynthGaze training persons to
     ST-ED h5 files in cfg.out_dir; test batches are SynthGaze test persons at full range."""
