@@ -1,10 +1,11 @@
 """Faces in the user's own photos: detection, camera, generic 3-D landmarks, normalization.
 
 `prepare_photo` takes an RGB photo to a `normalization.NormalizedFace` (patch, head pose,
-and what `normalization.paste_back` needs): the face and five landmarks come from MTCNN
-(weights ship with the `mtcnn` package; runs offline) unless the caller gives landmarks,
-the head pose from solvePnP against a generic 3-D landmark model, the intrinsics from an
-OpenCV calibration file or a default derived from the image size.
+and what `normalization.paste_back` needs): the face and its landmarks come from MediaPipe's
+face mesh (`tfredirect.facemesh`; MTCNN's five points as a fallback; both ship their weights
+in their wheels and run offline) unless the caller gives landmarks, the head pose from
+solvePnP against a generic 3-D landmark model, the intrinsics from an OpenCV calibration
+file or a default derived from the image size.
 
 Landmark order (person's right/left; for a frontal face the person's right is image left):
 - 5 points: right eye centre, left eye centre, nose tip, right mouth corner, left mouth corner
@@ -19,50 +20,55 @@ import os
 import cv2
 import numpy as np
 
-from tfredirect import normalization
+from tfredirect import facemesh, normalization
 from tfredirect.normalization import Camera
 
 # Generic 3-D landmark models in mm: x to the person's left, y down, z into the head; the
 # origin is the mean of the four eye corners, which with the mouth corners span the z = 0 plane.
 #
-# FACE_MODEL_6 is the generic 6-point face model of MPIIGaze (Zhang, Sugano, Fritz, Bulling,
-# CVPR 2015 and TPAMI 2017: the mean 3-D eye and mouth corners of its participants, made
-# symmetric), which the ETRA 2018 normalization code ships as faceModelGeneric and which is
-# reproduced in many gaze code bases; here in its own convention, rounded to 0.01 mm. Its
-# corners are where landmark detectors put them (inner corners 42.6 mm apart, outer 90.2 mm),
-# not the anatomical canthi (intercanthal width about 33 mm). Six nearly coplanar points make
-# the head pose ill-conditioned: a few millimetres of width turn into degrees of yaw or pitch.
-# An earlier model built from anthropometric means (intercanthal 33, mouth corners 8 mm
-# deeper than the inner eye corners) was 10 deg off on a real MPIIFaceGaze frame.
-FACE_MODEL_6 = np.array([
-    [-45.10, -0.48, 2.40],   # right eye outer corner
-    [-21.31, 0.48, -2.40],   # right eye inner corner
-    [21.31, 0.48, -2.40],    # left eye inner corner
-    [45.10, -0.48, 2.40],    # left eye outer corner
-    [-26.30, 68.60, 0.0],    # right mouth corner
-    [26.30, 68.60, 0.0],     # left mouth corner
+# FACE_MODEL_MESH: points of MediaPipe's canonical face model (Apache-2.0, the geometry its
+# face mesh is fitted to; its vertices 33, 133, 362, 263, 61, 291, 1 and 6), scaled from cm to
+# mm and turned about x by 6.70 deg so that the eye and mouth corners span a plane facing the
+# camera, the head frame of ETH-XGaze and MPIIFaceGaze. Rows: the six corners of FACE_MODEL_6,
+# the nose tip and the nose bridge between the eyes. The two nose points, well in front of the
+# corners, make the pose well-conditioned: six nearly coplanar points alone turn a pixel of
+# landmark noise into degrees of pitch (15 deg on a real MPIIFaceGaze frame).
+FACE_MODEL_MESH = np.array([
+    [-44.46, -0.73, 2.86],   # right eye outer corner
+    [-18.56, 0.73, -2.86],   # right eye inner corner
+    [18.56, 0.73, -2.86],    # left eye inner corner
+    [44.46, -0.73, 2.86],    # left eye outer corner
+    [-24.56, 70.15, 0.0],    # right mouth corner
+    [24.56, 70.15, 0.0],     # left mouth corner
+    [0.0, 41.94, -35.45],    # nose tip
+    [0.0, 4.21, -22.89],     # nose bridge
 ])
+MESH_POINTS = facemesh.CORNERS_6 + (1, 6)  # the face mesh's indices of FACE_MODEL_MESH's rows
+# FACE_MODEL_6: the corners alone, for six landmarks a user gives. The corners must sit where
+# the face mesh puts them (inner corners about 0.42 of the outer ones' distance apart);
+# annotations that place them elsewhere (MPIIFaceGaze's) want their own model (--face_model).
+FACE_MODEL_6 = FACE_MODEL_MESH[:6]
 # FACE_MODEL_5 in the same frame: the eye centres (pupils, as MTCNN marks them) at the
 # adult mean interpupillary distance of 63 mm on the eye-corner line, at the corners' mean
 # height and depth; the mouth corners of FACE_MODEL_6; the nose tip 36 mm below the eye line
-# and 27 mm in front of the eyes and mouth corners (anthropometric means). So both models have
-# the same face centre (CENTRE_WEIGHTS). Good to a few degrees of head pose: use your own
-# model (`read_face_model`, e.g. a subject-specific one) when you have one.
+# and 27 mm in front of the eyes and mouth corners (anthropometric means). Good to a few
+# degrees of head pose: use your own model (`read_face_model`) when you have one.
 FACE_MODEL_5 = np.array([
     [-31.5, 0.0, 0.0],       # right eye centre (pupil)
     [31.5, 0.0, 0.0],        # left eye centre
     [0.0, 36.0, -27.0],      # nose tip
-    [-26.30, 68.60, 0.0],    # right mouth corner
-    [26.30, 68.60, 0.0],     # left mouth corner
+    [-24.56, 70.15, 0.0],    # right mouth corner
+    [24.56, 70.15, 0.0],     # left mouth corner
 ])
-# Face centre weights: the mean of the six MPIIFaceGaze points. With five points each eye
-# centre stands for its two corners and the nose is left out, so both agree.
-CENTRE_WEIGHTS = {5: np.array([2.0, 2.0, 0.0, 1.0, 1.0]), 6: np.ones(6)}
+# Face centre weights: the mean of the six corners (MPIIFaceGaze's and ETH-XGaze's face
+# centre). With five points each eye centre stands for its two corners and the nose is left
+# out; the mesh's nose points do not count.
+CENTRE_WEIGHTS = {5: np.array([2.0, 2.0, 0.0, 1.0, 1.0]), 6: np.ones(6), 8: np.r_[np.ones(6), np.zeros(2)]}
+DETECTORS = ("mesh", "mtcnn")
 _MTCNN_ORDER = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
-class NoFaceError(ValueError):
-    """No face (above the confidence threshold) in a photo."""
+NoFaceError = facemesh.NoFaceError
 
 
 def load_photo(path):
@@ -170,15 +176,18 @@ def read_face_model(path):
 
 
 def prepare_photo(image_rgb, size, camera=None, landmarks=None, face_model=None, gaze_target=None, source=None,
-                  **normalize_kwargs):
-    """Normalize the face in a photo: `normalization.NormalizedFace` with a (size, size)
+                  detector="mesh", face_index=0, faces=None, **normalize_kwargs):
+    """Normalize one face in a photo: `normalization.NormalizedFace` with a (size, size)
     RGB patch, head pose and the warp for `normalization.paste_back`.
 
     camera: a Camera, a calibration file path (`read_camera_xml`) or None (`default_camera`).
     landmarks: 5 or 6 points (module docstring order) to skip detection; face_model: (K, 3)
     mm for them (default FACE_MODEL_5 / FACE_MODEL_6), or a file for `read_face_model`.
+    Without landmarks, `detector` finds the face: "mesh" (the face mesh, `facemesh.detect`;
+    face `face_index` of the faces largest first, or of `faces` when already detected; its
+    eight FACE_MODEL_MESH points give the pose) or "mtcnn" (five points, the largest face).
     gaze_target, normalize_kwargs: passed to `normalization.normalize`. Raises NoFaceError
-    naming `source` if no face.
+    naming `source` if no face, IndexError if there is no face `face_index`.
     """
     image = np.asarray(image_rgb)
     if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
@@ -188,7 +197,15 @@ def prepare_photo(image_rgb, size, camera=None, landmarks=None, face_model=None,
         camera = default_camera(*image.shape[:2])
     elif not isinstance(camera, Camera):
         camera = read_camera_xml(camera)
-    if landmarks is None:
+    if landmarks is None and detector == "mesh":
+        faces = facemesh.detect(image, source=source) if faces is None else faces
+        if not 0 <= face_index < len(faces):
+            raise IndexError(f"{source or 'image'}: no face {face_index}; {len(faces)} found (0 is the largest)")
+        landmarks = faces[face_index].mesh[list(MESH_POINTS), :2]
+        face_model = FACE_MODEL_MESH if face_model is None else face_model
+    elif landmarks is None:
+        if detector != "mtcnn":
+            raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
         landmarks = detect_face(image, source=source)[2]
     landmarks = np.asarray(landmarks, np.float64).reshape(-1, 2)
     if len(landmarks) not in CENTRE_WEIGHTS:

@@ -193,12 +193,21 @@ def normalize(image, landmarks, face_model, camera, size=REFERENCE_SIZE, *, foca
         gaze_vector = rotation @ (np.asarray(gaze_target, np.float64).ravel() - centre)
         gaze_vector /= np.linalg.norm(gaze_vector)
         gaze = np.asarray(geometry.vector_to_pitchyaw(gaze_vector), np.float32)
-    lm = np.stack(_apply_homography(warp, *camera.undistort_points(landmarks).T), 1)
+    lm = _photo_to_patch(warp, camera, landmarks)
     return NormalizedFace(
         patch=patch, rotation=rotation, warp=warp, head=head_pitchyaw(head_norm), head_rotation=head_norm,
         face_centre=centre, landmarks=lm, camera=camera, normalized_camera=cam_norm,
         image_shape=image.shape[:2], magnification=float(ratio), gaze=gaze, gaze_vector=gaze_vector,
     )
+
+
+def _photo_to_patch(warp, camera, points):
+    return np.stack(_apply_homography(warp, *camera.undistort_points(points).T), 1)
+
+
+def to_patch(normalized_face, points):
+    """Photo pixels (n, 2) -> the normalized patch's pixels (lens distortion removed, then W)."""
+    return _photo_to_patch(normalized_face.warp, normalized_face.camera, np.asarray(points, np.float64).reshape(-1, 2))
 
 
 def face_mask(size, feather=0.15, axes=(0.42, 0.48)):
@@ -212,11 +221,12 @@ def face_mask(size, feather=0.15, axes=(0.42, 0.48)):
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
-def paste_back(original, normalized_face, new_patch, feather=0.15):
+def paste_back(original, normalized_face, new_patch, feather=0.15, mask=None):
     """Warp `new_patch` (a redirected version of normalized_face.patch, uint8 RGB, any
     square size) back into the photo `original` with the inverse normalization warp (and
-    the lens distortion), and blend it in with a feathered elliptic face mask (`face_mask`).
-    Pixels outside the mask are returned unchanged; returns a new uint8 RGB image."""
+    the lens distortion), and blend it in with `mask` (new_patch's size, in [0, 1]; default
+    the feathered elliptic face mask `face_mask`). Pixels where the mask is 0 are returned
+    unchanged; returns a new uint8 RGB image."""
     face = normalized_face
     original = np.asarray(original)
     new_patch = np.asarray(new_patch)
@@ -227,7 +237,11 @@ def paste_back(original, normalized_face, new_patch, feather=0.15):
     if new_patch.ndim != 3 or new_patch.shape[0] != new_patch.shape[1] or new_patch.shape[2] != 3:
         raise ValueError(f"new_patch must be a square (S, S, 3) RGB image, got {new_patch.shape}")
     scale = new_patch.shape[0] / face.size
-    mask = face_mask(new_patch.shape[0], feather)
+    if mask is None:
+        mask = face_mask(new_patch.shape[0], feather)
+    mask = np.asarray(mask, np.float32)
+    if mask.shape != new_patch.shape[:2]:
+        raise ValueError(f"mask must be the patch's size {new_patch.shape[:2]}, got {mask.shape}")
 
     # photo region covered by the patch: its border mapped back through W^-1 and the lens
     t = np.linspace(-0.5, face.size - 0.5, 33)

@@ -3,13 +3,16 @@
     python tools/redirect.py --model=synthgaze-64 --image=photo.jpg \\
         --gaze_deg=0,-20 --head_deg=0,15 --paste_back --out_dir=out/
 
-Detects the face and five landmarks (MTCNN, offline; or takes 5 or 6 from --landmarks),
-estimates the head pose (solvePnP with the generic 3-D face model of tfredirect.face or
---face_model, and the camera from --calibration, else a default from the image size),
-normalizes the face (Zhang et al., ETRA 2018), redirects it, and writes
-<name>_normalized.png (normalized input | redirected). With --paste_back it also writes
-<name>_pasted.png, the photo with the redirected face warped back and blended in; with
---sweep, <name>_sweep.png (gaze and head sweeps). Angles are pitch,yaw in DEGREES in the
+Detects the faces and their face meshes (MediaPipe's models, offline; --detector=mtcnn for
+MTCNN's five points; or takes 5 or 6 points from --landmarks), picks one (--face: the
+largest, an index, or all), estimates the head pose (solvePnP with the generic 3-D face
+model of tfredirect.face or --face_model, and the camera from --calibration, else a default
+from the image size), normalizes the face (Zhang et al., ETRA 2018), redirects it, and
+writes <name>_normalized.png (normalized input | redirected, a row per face). With
+--paste_back it also writes <name>_pasted.png, the photo with the redirected faces warped
+back: when only the gaze changes, only the eye regions are redrawn and every other pixel is
+the original's (--keep=face pastes the whole face); with --sweep, <name>_sweep.png (gaze and
+head sweeps of the first face). Angles are pitch,yaw in DEGREES in the
 normalized camera frame (positive pitch up, positive yaw towards the image's left); a target
 left out keeps the model's estimate. Nothing is written when anything fails, and every
 output appears whole (written beside, renamed in).
@@ -38,6 +41,10 @@ flags.DEFINE_list("head_deg", None, "Target head pitch,yaw in degrees, e.g. 0,15
 flags.DEFINE_bool("sweep", False, "Also write a grid of gaze and head sweeps.")
 flags.DEFINE_bool("paste_back", False, "Also write the photo with the redirected face blended in.")
 flags.DEFINE_string("landmarks", None, "5 or 6 points 'x1,y1,...' (or a JSON/text file) instead of detection.")
+flags.DEFINE_string("face", "largest", "Which face: 'largest', 'all', or an index (0 is the largest).")
+flags.DEFINE_enum("detector", "mesh", ["mesh", "mtcnn"], "Face landmarks: the face mesh or MTCNN's five points.")
+flags.DEFINE_enum("keep", "auto", ["auto", "eyes", "face"], "What changes: 'eyes' keeps every pixel outside the eye "
+                  "regions; 'face' redraws the whole face; 'auto' is 'eyes' when no head target is given.")
 flags.DEFINE_string("calibration", None, "OpenCV XML/YAML with camera_matrix and cam_distortion.")
 flags.DEFINE_string("face_model", None, "3-D model (mm) of the 5 or 6 landmarks instead of the generic one: a text "
                     "file of K rows x y z or 3 rows of K (MPIIFaceGaze's faceModelGeneric.txt layout).")
@@ -62,6 +69,8 @@ def pitch_yaw_deg(value, name):
     return angles.astype(np.float32)
 
 
+flags.register_validator("face", lambda v: v in ("largest", "all") or v.isdigit(),
+                         message="expected 'largest', 'all' or a face index (0 is the largest)")
 cli.check_flag("gaze_deg", pitch_yaw_deg)
 cli.check_flag("head_deg", pitch_yaw_deg)
 flags.register_validator("distance_mm", lambda v: v > 0, message="expected a positive distance in mm")
@@ -119,24 +128,31 @@ def main(argv):
         photo = face.load_photo(F.image)
         camera = face.read_camera_xml(F.calibration) if F.calibration else None
         face_model = face.read_face_model(F.face_model) if F.face_model else None
-        points = 5 if landmarks is None else len(landmarks)
+        points = {"mesh": 8, "mtcnn": 5}[F.detector] if landmarks is None else len(landmarks)
         if face_model is not None and len(face_model) != points:
-            given = "--landmarks gives" if landmarks is not None else "face detection gives (pass --landmarks for 6)"
+            given = "--landmarks gives" if landmarks is not None else f"--detector={F.detector} gives"
             raise ValueError(f"--face_model {F.face_model} has {len(face_model)} points but {given} {points}")
 
-        from tfredirect import geometry, normalization, visualize
+        from tfredirect import geometry, visualize
         from tfredirect.data.synthgaze import EYE_IN_HEAD_RANGE
         from tfredirect.serving.checkpoints import load_generator
 
+        from tfredirect import photo as photo_path
+
         model = load_generator(F.model)
-        nf = face.prepare_photo(photo, model.image_size, camera=camera, landmarks=landmarks, face_model=face_model,
-                                source=F.image, distance=F.distance_mm)
+        faces = photo_path.find_faces(photo, model.image_size, camera=camera, landmarks=landmarks,
+                                      face_model=face_model, detector=F.detector, which=F.face, source=F.image,
+                                      distance=F.distance_mm)
+        if F.keep == "eyes" and faces[0].mesh is None:
+            raise ValueError("--keep=eyes needs the face mesh (not --landmarks or --detector=mtcnn)")
+        pasted, results = photo_path.redirect_photo(model, photo, faces, target_gaze=gaze, target_head=head,
+                                                    keep=F.keep if faces[0].mesh is not None else "face")
+        nf = faces[0].normalized
         patch = nf.patch[None]
         est_gaze, est_head = (np.asarray(v) for v in model.estimate(patch))
-        result = np.asarray(model.redirect(patch, target_gaze=gaze, target_head=head))[0]
-        pictures = {"normalized": visualize.tile([[nf.patch, result]])}
+        pictures = {"normalized": visualize.tile([[pf.normalized.patch, r] for pf, r in zip(faces, results)])}
         if F.paste_back:
-            pictures["pasted"] = normalization.paste_back(photo, nf, result)
+            pictures["pasted"] = pasted
         if F.sweep:
             pictures["sweep"] = visualize.sweep_grid(model, patch, est_gaze, est_head)
         os.makedirs(F.out_dir, exist_ok=True)
@@ -145,13 +161,21 @@ def main(argv):
             for name, path in outputs.items():
                 tmp = stack.enter_context(fileio.atomic_path(path, F.overwrite))
                 visualize.write_png(tmp, pictures[name], scale=1 if name == "pasted" else max(1, 256 // model.image_size))
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, IndexError) as err:
         print(f"redirect.py: error: {err}", file=sys.stderr)
         return 1
     deg = lambda v: "({:+.1f}, {:+.1f}) deg".format(*np.degrees(np.asarray(v).reshape(-1)[:2]))
-    print(f"{F.image}: face normalized to {model.image_size}x{model.image_size}; head pose from the "
-          f"landmarks {deg(nf.head)}, model estimates gaze {deg(est_gaze)}, head {deg(est_head)}")
+    for pf in faces:
+        where = ("box x,y,w,h " + ",".join(str(int(round(v))) for v in pf.mesh.box)) if pf.mesh else "given landmarks"
+        print(f"{F.image}: face {pf.index} of {pf.found} found (0 is the largest; {where}) normalized to "
+              f"{model.image_size}x{model.image_size}; head pose from the landmarks {deg(pf.normalized.head)}")
+    print(f"model estimates gaze {deg(est_gaze)}, head {deg(est_head)} (face {faces[0].index})")
     print(f"targets: gaze {deg(gaze) if gaze is not None else 'kept'}, head {deg(head) if head is not None else 'kept'}")
+    if landmarks is not None and len(landmarks) == 6 and face_model is None:
+        print("redirect.py: warning: six landmarks and the generic corners of the canonical face: six nearly coplanar "
+              "points leave the head pitch ill-conditioned (tens of degrees for corners placed otherwise than the "
+              "face mesh places them); pass their own --face_model (MPIIFaceGaze: faceModelGeneric.txt) or let the "
+              "face mesh find the face", file=sys.stderr)
     eye = np.asarray(geometry.eye_in_head(est_gaze if gaze is None else gaze, est_head if head is None else head))
     if np.any(np.abs(eye) > np.asarray(EYE_IN_HEAD_RANGE) + 1e-3):
         print(f"redirect.py: warning: these targets turn the eyes {deg(eye)} in the head, beyond the +/-35 deg faces "

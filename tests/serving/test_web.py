@@ -158,8 +158,12 @@ def test_photo_upload_finds_the_face_and_pastes_back(client):
     pasted = web.decode_data_url(result["pasted"])
     assert pasted.shape == photo.shape
     ys, xs = np.nonzero(np.any(pasted != photo, axis=-1))
-    # only the face (MTCNN box about x 182..265, y 64..171) changes
+    # a head turn redraws the face (box about x 182..265, y 64..171) and nothing else
     assert len(xs) > 500 and xs.min() > 150 and xs.max() < 300 and ys.min() > 30 and ys.max() < 210
+    # the head kept (the estimate sent back): only the eye regions change
+    gaze_only = web.decode_data_url(redirect(client, body["source"], [0, -20], body["head_deg"]).get_json()["pasted"])
+    ys, xs = np.nonzero(np.any(gaze_only != photo, axis=-1))
+    assert len(xs) > 20 and xs.min() > 170 and xs.max() < 280 and ys.min() > 70 and ys.max() < 130
 
 
 def test_large_photos_are_scaled_down():

@@ -129,9 +129,15 @@ def test_real_frame_with_its_landmarks_calibration_and_face_model(tool, files, t
     assert res.returncode == 0, res.stderr
     np.testing.assert_allclose(_printed_head_pose(res.stdout), [1.7, 6.7], atol=0.051)  # the reference pose
     assert (tmp_path / "own" / "day01_0087_normalized.png").exists()
-    res = tool("redirect", *base, "--out_dir", str(tmp_path / "generic"))
+    # detected: the face mesh's eight points and the canonical face model, within 2 deg of the reference
+    detected = [a for a in base if not a.startswith("--landmarks") and not a.endswith("annotation.json")]
+    res = tool("redirect", *detected, "--out_dir", str(tmp_path / "mesh"))
     assert res.returncode == 0, res.stderr
-    np.testing.assert_allclose(_printed_head_pose(res.stdout), [1.7, 6.7], atol=2.0)  # the generic 6-point model
+    np.testing.assert_allclose(_printed_head_pose(res.stdout), [1.7, 6.7], atol=2.0)
+    assert "face 0 of 1 found" in res.stdout
+    # six annotated corners without their face model: a warning that the pose is ill-conditioned
+    res = tool("redirect", *base, "--out_dir", str(tmp_path / "generic"))
+    assert res.returncode == 0 and "warning: six landmarks and the generic corners" in res.stderr, res.stderr
 
 
 @pytest.mark.parametrize("args, message", [
@@ -147,3 +153,43 @@ def test_bad_arguments(tool, files, tmp_path, args, message):
                *args, "--out_dir", str(tmp_path / "o"))
     assert res.returncode != 0 and message in res.stderr, res.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def two_people(files):
+    from matplotlib import cbook
+    from PIL import Image
+
+    with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as im:
+        grace = np.array(im.convert("RGB").resize((256, 300)))  # her face smaller than the astronaut's
+    astro = data.astronaut()
+    canvas = np.full((512, 512 + 256, 3), 255, np.uint8)
+    canvas[:, :512], canvas[100:400, 512:] = astro, grace
+    path = files / "two.png"
+    cv2.imwrite(str(path), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    return path, canvas
+
+
+@pytest.mark.slow
+def test_a_photo_of_two_people_says_which_face_and_takes_face_flag(tool, files, two_people, tmp_path):
+    path, canvas = two_people
+    base = ["--model", str(files / "redirector.keras"), "--image", str(path), "--gaze_deg=0,-15", "--paste_back"]
+    res = tool("redirect", *base, "--out_dir", str(tmp_path / "largest"))
+    assert res.returncode == 0, res.stderr
+    assert "face 0 of 2 found" in res.stdout and "face 1" not in res.stdout
+    pasted = cv2.cvtColor(cv2.imread(str(tmp_path / "largest" / "two_pasted.png")), cv2.COLOR_BGR2RGB)
+    changed = np.any(pasted != canvas, axis=-1)
+    ys, xs = np.nonzero(changed)
+    # a gaze change redraws only her eye regions (astronaut eyes near x 190..260, y 95..110)
+    assert changed.any() and xs.min() > 170 and xs.max() < 280 and ys.min() > 70 and ys.max() < 130
+    res = tool("redirect", *base, "--face=1", "--out_dir", str(tmp_path / "second"))
+    assert res.returncode == 0 and "face 1 of 2 found" in res.stdout, res.stderr
+    pasted = cv2.cvtColor(cv2.imread(str(tmp_path / "second" / "two_pasted.png")), cv2.COLOR_BGR2RGB)
+    xs = np.nonzero(np.any(pasted != canvas, axis=-1))[1]
+    assert xs.size and xs.min() > 512  # only Grace Hopper's eyes
+    res = tool("redirect", *base, "--face=all", "--out_dir", str(tmp_path / "all"))
+    assert res.returncode == 0 and "face 0 of 2" in res.stdout and "face 1 of 2" in res.stdout, res.stderr
+    normalized = cv2.imread(str(tmp_path / "all" / "two_normalized.png"))
+    assert normalized.shape[0] > normalized.shape[1] / 2 + 10  # two rows: input | redirected per face
+    res = tool("redirect", *base, "--face=5", "--out_dir", str(tmp_path / "none"))
+    assert res.returncode == 1 and "no face 5; 2 found" in res.stderr and not (tmp_path / "none").exists()

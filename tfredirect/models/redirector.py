@@ -108,14 +108,22 @@ class Redirector(keras.Model):
         x = imaging.to_model_range(images) if is_uint8 else ops.cast(images, "float32")
         return x, is_uint8
 
-    def redirect(self, images, target_gaze=None, target_head=None, source_gaze=None, source_head=None):
-        """Images with gaze and/or head rotated to the targets (radians, (B, 2))."""
+    def redirect(self, images, target_gaze=None, target_head=None, source_gaze=None, source_head=None,
+                 return_parts=False):
+        """Images with gaze and/or head rotated to the targets (radians, (B, 2)). With
+        `return_parts`, the decoder's parts as a dict (image; for the warp decoder also
+        `warped`, the input's own pixels moved by the flow, `rgb`, `mask` and `flow`), the
+        images among them uint8 when the input is."""
         angles = dict(target_gaze=target_gaze, target_head=target_head,
                       source_gaze=source_gaze, source_head=source_head)
         x, is_uint8 = self._prepare(images, angles)
         f = self.encode(x)
-        out = self.synthesize(self.rotate(f, target_gaze, target_head, source_gaze, source_head), x, f)
-        return imaging.to_uint8(out) if is_uint8 else out
+        out = self.synthesize(self.rotate(f, target_gaze, target_head, source_gaze, source_head), x, f,
+                              return_parts=return_parts)
+        if not return_parts:
+            return imaging.to_uint8(out) if is_uint8 else out
+        images_out = ("image", "warped", "rgb")
+        return {k: imaging.to_uint8(v) if is_uint8 and k in images_out else v for k, v in out.items()}
 
     def estimate(self, images):
         """(gaze, head) pitch/yaw radians from the auxiliary heads."""

@@ -166,19 +166,20 @@ class Session:
                  "head_deg": _deg(head)} for p, (image, gaze, head) in self.persons.items()]
 
     def add_photo(self, data, name):
-        from tfredirect import face
+        from tfredirect import face, photo
 
         rgb = decode_upload(data, name)
         with self.lock:
             try:
-                normalized = face.prepare_photo(rgb, self.runner.image_size, source=name)
+                found = photo.find_faces(rgb, self.runner.image_size, source=name)[0]
+                normalized = found.normalized
             except face.NoFaceError as err:
                 raise RequestError(f"{err}; upload a photo with a clearly visible face", 422) from None
             except ValueError as err:
                 raise RequestError(f"{name}: the face could not be normalized ({err})", 422) from None
             gaze, head = self.runner.estimate(normalized.patch[None])
             token = secrets.token_hex(8)
-            self.photos[token] = (rgb, normalized)
+            self.photos[token] = (rgb, found, _deg(head))
             while len(self.photos) > KEPT_PHOTOS:
                 self.photos.popitem(last=False)
         return {"source": f"photo:{token}", "input": png_data_url(normalized.patch), "gaze_deg": _deg(gaze),
@@ -199,11 +200,17 @@ class Session:
                 truth = self.synth.render_target([int(key)], [SYNTH_SAMPLE], gaze=gaze, head=head)[0]
                 result = {"redirected": png_data_url(out), "truth": png_data_url(truth)}
             elif kind == "photo" and key in self.photos:
-                from tfredirect import normalization
+                from tfredirect import appearance, normalization
 
-                rgb, normalized = self.photos[key]
+                rgb, found, estimated_head = self.photos[key]
+                normalized = found.normalized
                 out = self.runner.redirect(normalized.patch[None], gaze, head)[0]
-                pasted = normalization.paste_back(rgb, normalized, out)
+                if np.allclose(_deg(head), estimated_head, atol=0.011):  # head kept: only the eyes change
+                    region = found.eye_region()
+                    out = appearance.keep_outside(normalized.patch, out, region)
+                    pasted = normalization.paste_back(rgb, normalized, out, mask=region)
+                else:
+                    pasted = normalization.paste_back(rgb, normalized, out)
                 result = {"redirected": png_data_url(out), "pasted": png_data_url(pasted)}
             elif kind == "photo":
                 raise RequestError(f"unknown photo '{key}' (the last {KEPT_PHOTOS} uploads are kept); upload it again",
