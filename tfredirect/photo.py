@@ -8,6 +8,7 @@ repaints the face and is pasted with the elliptic face mask.
 """
 
 import dataclasses
+import functools
 from typing import Optional
 
 import numpy as np
@@ -27,13 +28,17 @@ class PhotoFace:
     index: int = 0
     found: int = 1
 
-    def eye_region(self, size=None):
-        """The eye regions' mask at `size` (default the patch's), or None without a mesh."""
+    def eye_region(self):
+        """The eye regions' mask at the patch's size, or None without a mesh; made once per face
+        (every redirection of it, e.g. each slider move on the page, pastes with the same one)."""
+        return self._eye_region
+
+    @functools.cached_property
+    def _eye_region(self):
         if self.mesh is None:
             return None
-        size = size or self.normalized.size
         rings = normalization.to_patch(self.normalized, self.mesh.eye_rings.reshape(-1, 2)).reshape(2, -1, 2)
-        return appearance.eye_region(size, (rings + 0.5) * size / self.normalized.size - 0.5)
+        return appearance.eye_region(self.normalized.size, rings)
 
 
 def find_faces(image_rgb, size, camera=None, landmarks=None, face_model=None, detector="mesh", which="largest",
@@ -45,13 +50,8 @@ def find_faces(image_rgb, size, camera=None, landmarks=None, face_model=None, de
                                 detector=detector, source=source, **normalize_kwargs)
         return [PhotoFace(nf)]
     meshes = facemesh.detect(image_rgb, source=source)
-    if which == "all":
-        chosen = range(len(meshes))
-    else:
-        index = 0 if which == "largest" else int(which)
-        if not 0 <= index < len(meshes):
-            raise IndexError(f"{source or 'image'}: no face {index}; {len(meshes)} found (0 is the largest)")
-        chosen = [index]
+    # face.prepare_photo refuses an index beyond the faces found
+    chosen = range(len(meshes)) if which == "all" else [0 if which == "largest" else int(which)]
     return [PhotoFace(face.prepare_photo(image_rgb, size, camera=camera, face_model=face_model, faces=meshes,
                                          face_index=i, source=source, **normalize_kwargs), meshes[i], i,
                       len(meshes))
@@ -71,7 +71,7 @@ def redirect_patch(model, photo_face, target_gaze=None, target_head=None, keep="
     if keep == "auto":
         keep = "eyes" if photo_face.mesh is not None and target_head is None else "face"
     if keep == "eyes" and photo_face.mesh is None:
-        raise ValueError("keeping all but the eyes needs the face mesh (landmarks were given)")
+        raise ValueError("keeping all but the eyes needs the face mesh (not given landmarks or MTCNN's points)")
     patch = photo_face.normalized.patch
     parts = model.redirect(patch[None], target_gaze=target_gaze, target_head=target_head,
                            return_parts=eye_pixels == "moved")

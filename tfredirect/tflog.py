@@ -39,7 +39,7 @@ def quiet_start(argv=None):
     if "tensorflow" in sys.modules or verbose_from_argv(argv) >= 2:
         import tensorflow  # noqa: F401
         return
-    with runtime_noise_dropped():
+    with runtime_noise_dropped(argv):
         import tensorflow as tf
 
         tf.config.list_physical_devices()

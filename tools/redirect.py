@@ -143,10 +143,8 @@ def main(argv):
         faces = photo_path.find_faces(photo, model.image_size, camera=camera, landmarks=landmarks,
                                       face_model=face_model, detector=F.detector, which=F.face, source=F.image,
                                       distance=F.distance_mm)
-        if F.keep == "eyes" and faces[0].mesh is None:
-            raise ValueError("--keep=eyes needs the face mesh (not --landmarks or --detector=mtcnn)")
         pasted, results = photo_path.redirect_photo(model, photo, faces, target_gaze=gaze, target_head=head,
-                                                    keep=F.keep if faces[0].mesh is not None else "face")
+                                                    keep=F.keep)
         nf = faces[0].normalized
         patch = nf.patch[None]
         est_gaze, est_head = (np.asarray(v) for v in model.estimate(patch))
