@@ -108,3 +108,10 @@ def test_flow_smoothness_is_the_mean_absolute_gradient_along_x_plus_along_y():
     assert got.shape == (2,)
     # along x: 2 x 2 x 2 differences, half of them 1 -> 0.5; along y: 1 x 3 x 2, half of them 3 -> 1.5
     np.testing.assert_allclose(got, [0.0, 0.5 + 1.5], rtol=1e-6)
+
+
+def test_paint_share_is_the_mean_colour_share_of_the_blend():
+    mask = np.ones((2, 4, 4, 1), np.float32)
+    mask[1, :2] = 0.0  # half of image 1 painted
+    mask[1, 2:] = 0.5  # the rest blended half and half
+    np.testing.assert_allclose(_np(losses.paint_share(mask)), [0.0, 0.5 * 1.0 + 0.5 * 0.5], rtol=1e-6)

@@ -61,3 +61,9 @@ def flow_smoothness(flow):
     dx = ops.abs(flow[:, :, 1:] - flow[:, :, :-1])
     dy = ops.abs(flow[:, 1:] - flow[:, :-1])
     return ops.mean(dx, axis=(1, 2, 3)) + ops.mean(dy, axis=(1, 2, 3))
+
+
+def paint_share(mask):
+    """Mean colour share 1 - mask of a warp decoder's blend mask (B, H, W, 1) -> (B,): what
+    the output paints rather than moves."""
+    return ops.mean(1.0 - mask, axis=(1, 2, 3))

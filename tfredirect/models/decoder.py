@@ -1,6 +1,6 @@
 """Decoder (claim 1, [0018]): generates the face image from the (rotated) detail features.
 
-Two output heads, chosen by `ModelConfig.decoder`:
+Three output heads, chosen by `ModelConfig.decoder`:
 - `rgb`: the image is the decoded colour (tanh);
 - `warp` (warp and refine, after DeepWarp, Ganin et al. 2016): the decoder also sees the
   warp source's own unrotated gaze/head features, and predicts a coarse flow field (1/
@@ -8,6 +8,13 @@ Two output heads, chosen by `ModelConfig.decoder`:
   the output is `mask * warp(source, flow) + (1 - mask) * rgb`. Warping moves the source's
   own pixels (sharp skin, iris, highlights); the colour fills what warping cannot. The flow
   starts at zero and the mask near one, so the first outputs are a copy of the source.
+- `move` (the appearance-keeping output; after the flow-plus-brightness eye-contact
+  corrector of Isikdogan et al. 2020): as `warp`, but the colour is anchored to the source's
+  own colours, `mean(source) + std(source) * tanh(.)` per channel, so it cannot paint a
+  colour the person does not have, and the blend is re-lit by a per-pixel brightness gain
+  in [1/2, 2] (shading that moving cannot give: a lid lowered over the eye, a darker
+  socket). The training's paint term (LossConfig.paint) keeps `1 - mask` small, so the
+  colour fills only what moving cannot (sclera or lid revealed). The gain starts at one.
 """
 
 import math
@@ -15,11 +22,21 @@ import math
 import keras
 from keras import layers, ops
 
+from tfredirect.config import DECODER_OUTPUTS
 from tfredirect.models.layers import ResidualBlock
 from tfredirect.models.warp import warp
 
-DECODER_OUTPUTS = ("rgb", "warp")
+WARPING = ("warp", "move")  # outputs that move the source's pixels
 MASK_INIT = 0.88  # initial blend weight of the warped source
+MAX_GAIN_LOG = math.log(2.0)  # move: the brightness gain is exp(tanh(.) * this), in [1/2, 2]
+
+
+def source_anchored(source, colour):
+    """Colour in [-1, 1] (tanh) mapped into the source's own colour range: per image and
+    channel, `mean + std * colour` over the source's pixels, clipped to [-1, 1]."""
+    mean = ops.mean(source, axis=(1, 2), keepdims=True)
+    std = ops.sqrt(ops.mean(ops.square(source - mean), axis=(1, 2), keepdims=True) + 1e-6)
+    return ops.clip(mean + std * colour, -1.0, 1.0)
 
 
 @keras.saving.register_keras_serializable(package="tfredirect")
@@ -42,6 +59,7 @@ class Decoder(keras.Model):
         if output not in DECODER_OUTPUTS:
             raise ValueError(f"decoder output must be one of {DECODER_OUTPUTS}, got {output!r}")
         self.kind, self.flow_stride = output, int(flow_stride)
+        self.warps = output in WARPING
         self.bottleneck = self.image_size // (2 ** len(self.channels))
         top = self.channels[-1]
         self.fc = layers.Dense(self.bottleneck * self.bottleneck * top)
@@ -50,7 +68,7 @@ class Decoder(keras.Model):
         self.stages = [ResidualBlock(c, scale=2, groups=self.groups, separable=i >= len(widths) - self.separable_stages,
                                      upsample=upsample) for i, c in enumerate(widths)]
         self.to_rgb = layers.Conv2D(3, 3, padding="same")
-        if self.kind == "warp":
+        if self.warps:
             flow_size = self.image_size // self.flow_stride
             sizes = [self.bottleneck * 2 ** (i + 1) for i in range(len(self.stages))]
             if flow_size not in sizes:
@@ -62,10 +80,12 @@ class Decoder(keras.Model):
             self.to_mask = layers.Conv2D(
                 1, 3, padding="same", kernel_initializer="zeros",
                 bias_initializer=keras.initializers.Constant(math.log(MASK_INIT / (1 - MASK_INIT))))
+        if self.kind == "move":
+            self.to_gain = layers.Conv2D(1, 3, padding="same", kernel_initializer="zeros")
 
     @property
     def input_dim(self):
-        return self.id_dim + (12 if self.kind == "warp" else 6) * self.rot_dim
+        return self.id_dim + (12 if self.warps else 6) * self.rot_dim
 
     def build(self, input_shape=None):
         self.fc.build((None, self.input_dim))
@@ -73,17 +93,19 @@ class Decoder(keras.Model):
         for i, stage in enumerate(self.stages):
             stage.build(shape)
             shape = stage.compute_output_shape(shape)
-            if self.kind == "warp" and i == self.flow_stage:
+            if self.warps and i == self.flow_stage:
                 self.to_flow.build(shape)
         self.to_rgb.build(shape)
-        if self.kind == "warp":
+        if self.warps:
             self.to_mask.build(shape)
+        if self.kind == "move":
+            self.to_gain.build(shape)
         self.built = True
 
     def call(self, z_id, z_g, z_h, source_image=None, source_z_g=None, source_z_h=None, return_parts=False):
         flat = lambda z: ops.reshape(z, (-1, 3 * self.rot_dim))
         parts = [z_id, flat(z_g), flat(z_h)]
-        if self.kind == "warp":
+        if self.warps:
             if source_image is None or source_z_g is None or source_z_h is None:
                 raise ValueError("the warp decoder needs source_image, source_z_g and source_z_h")
             parts += [flat(source_z_g), flat(source_z_h)]
@@ -93,7 +115,7 @@ class Decoder(keras.Model):
         coarse_flow = None
         for i, stage in enumerate(self.stages):
             x = stage(x)
-            if self.kind == "warp" and i == self.flow_stage:
+            if self.warps and i == self.flow_stage:
                 coarse_flow = self.max_flow * ops.tanh(self.to_flow(x))
         # outputs in float32 whatever the compute dtype (mixed_bfloat16 training): pixel
         # coordinates and losses need the precision
@@ -101,14 +123,22 @@ class Decoder(keras.Model):
         if self.kind == "rgb":
             return {"image": rgb} if return_parts else rgb
         size = (self.image_size, self.image_size)
+        source_image = ops.cast(source_image, "float32")
         coarse_flow = ops.cast(coarse_flow, "float32")
         flow = coarse_flow if self.flow_stride == 1 else ops.image.resize(coarse_flow, size, interpolation="bilinear")
         mask = ops.cast(ops.sigmoid(self.to_mask(x)), "float32")
-        warped = warp(ops.cast(source_image, "float32"), flow)
-        image = mask * warped + (1.0 - mask) * rgb
+        warped = warp(source_image, flow)
+        parts = {"flow": coarse_flow, "mask": mask, "warped": warped}
+        if self.kind == "move":
+            rgb = source_anchored(source_image, rgb)
+            gain = ops.exp(MAX_GAIN_LOG * ops.tanh(ops.cast(self.to_gain(x), "float32")))
+            image = ops.clip((mask * warped + (1.0 - mask) * rgb + 1.0) * gain - 1.0, -1.0, 1.0)
+            parts["gain"] = gain
+        else:
+            image = mask * warped + (1.0 - mask) * rgb
         if not return_parts:
             return image
-        return {"image": image, "flow": coarse_flow, "mask": mask, "rgb": rgb, "warped": warped}
+        return {"image": image, "rgb": rgb, **parts}
 
     def get_config(self):
         return {
