@@ -25,6 +25,8 @@ OLD_FLAG_DEFAULTS = dict(
     eye_region="fixed",  # added later (per-image rendered eye masks), the fixed map as before
     w_cross=0.0,  # added later (the SynthGaze cross-redirection term), off by default
     w_keep=0.0,  # added later (the keep term: a gaze-only redirection keeps the face outside the eyes), off by default
+    w_paint=0.0,  # added later (the paint term: the warping decoders' colour share), off by default
+    synth_appearance="plain",  # added later (textured SynthGaze), the flat-colour renders as before
     checkpoint_every=500, keep_checkpoints=3, log_every=25, val_batches=4, resume=False, overwrite=False, verbose=1,
 )
 OLD_FLAGFILES = {

@@ -14,6 +14,8 @@ import json
 
 SUPPORTED_SIZES = (32, 64, 128)
 UPSAMPLE = ("first", "mid")  # where a decoder stage doubles its resolution (ModelConfig.upsample)
+# decoder outputs (models.decoder): decoded colour, warp + colour, warp + anchored colour + gain
+DECODER_OUTPUTS = ("rgb", "warp", "move")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +31,9 @@ class ModelConfig:
     head_hidden: int = 64  # hidden width of the auxiliary pitch/yaw heads
     groups: int = 0  # GroupNormalization groups in residual blocks; 0 = none (SkipInit gates)
     disc_channels: tuple = (32, 64, 128)  # PatchGAN widths, one stride-2 stage each
-    decoder: str = "rgb"  # decoder output: "rgb" (colour) or "warp" (warp the source + colour, blended)
+    # decoder output: "rgb" (colour), "warp" (warp the source + colour, blended) or "move"
+    # (warp + colour anchored to the source's colours, re-lit by a brightness gain)
+    decoder: str = "rgb"
     flow_stride: int = 2  # warp decoder: the flow is predicted at image_size / flow_stride, then upsampled
     # highest-resolution encoder and decoder stages (each) with depthwise-separable convolutions
     separable_stages: int = 0
@@ -55,8 +59,8 @@ class ModelConfig:
         for c in self.channels:
             if self.groups and c % self.groups:
                 raise ValueError(f"channels {self.channels} must be multiples of groups={self.groups}")
-        if self.decoder not in ("rgb", "warp"):
-            raise ValueError(f"decoder must be 'rgb' or 'warp', got {self.decoder!r}")
+        if self.decoder not in DECODER_OUTPUTS:
+            raise ValueError(f"decoder must be one of {DECODER_OUTPUTS}, got {self.decoder!r}")
         if self.flow_stride not in [2**i for i in range(len(self.channels))]:
             raise ValueError(f"flow_stride must be a power of 2 below 2**{len(self.channels)} (a decoder stage's "
                              f"resolution), got {self.flow_stride}")
@@ -170,6 +174,9 @@ class LossConfig(_Section):
     eye: float = _weight(0.0, "Weight of the L1 reconstruction inside the eye region (TrainConfig.eye_region: the "
                               "fixed synthgaze.eye_region_map or each image's rendered eyes).")
     flow_smooth: float = _weight(0.0, "Warp decoder: weight of the coarse flow's total variation.")
+    paint: float = _weight(0.0, "Warp and move decoders: weight of the mean colour share (1 - blend mask) of the "
+                                "swapped outputs, so the decoder moves the source's pixels and paints only what "
+                                "moving cannot show.")
     cross: float = _weight(0.0, "SynthGaze only: weight of the cross-redirection term: image a redirected as at "
                                 "inference (its own features, gaze rotated to b's gaze, or head to b's head) against "
                                 "SynthGaze's exact render of that target (L1 plus the eye-region L1).")
@@ -285,6 +292,10 @@ class TrainConfig:
     data_path: str = _field("", "Real data: an h5 file, a folder of h5 files, a glob, or a CSV (folder).")
     synth_nuisance: str = _field("person", "SynthGaze light and background: shared within a person (small jitter) "
                                  "or per image.", choices=("person", "image"))
+    synth_appearance: str = _field("plain", "SynthGaze appearance: plain (flat colours) or textured (per-person "
+                                   "skin and iris textures, corneal glint, camera noise: a generator cannot paint "
+                                   "them, so it learns to move the person's own pixels).",
+                                   choices=("plain", "textured"))
     min_angle_deg: float = _field(0.0, "Real data: minimum gaze or head difference within a pair (degrees).", min=0.0)
     eye_region: str = _field("fixed", "Where --w_eye weighs the L1: fixed (one eye-region map in normalized face "
                              "coordinates, any data) or rendered (SynthGaze: each image's own rendered eye openings "
@@ -295,8 +306,9 @@ class TrainConfig:
     g_lr: float = _field(1.5e-3, "Generator learning rate (Adam, beta1 0.9).", positive=True)
     d_lr: float = _field(2e-4, "Discriminator learning rate (Adam, beta1 0.5).", positive=True)
     lr_schedule: str = _field("cosine", "Learning-rate schedule over --steps.", choices=("cosine", "constant"))
-    decoder: str = _field("rgb", "Decoder output (ModelConfig.decoder): rgb (decoded colour) or warp (warp the "
-                          "source image + colour, blended by a mask).", choices=("rgb", "warp"))
+    decoder: str = _field("rgb", "Decoder output (ModelConfig.decoder): rgb (decoded colour), warp (warp the "
+                          "source image + colour, blended by a mask) or move (warp + a colour held to the source's "
+                          "own colours, re-lit by a brightness gain).", choices=DECODER_OUTPUTS)
     flow_stride: int = _field(2, "Warp decoder (ModelConfig.flow_stride): predict the flow at image size / "
                               "flow_stride, then upsample.", min=1)
     precision: str = _field("float32", "Compute dtype of encoder, decoder and discriminator (IAD, CAS, losses and "

@@ -390,3 +390,24 @@ def test_keep_term_teaches_the_warp_decoder_to_keep_the_face():
     step = tf.function(gan.train_step)
     logs = [float(step(data)["keep"]) for _ in range(60)]
     assert logs[-1] < 0.5 * logs[0], logs
+
+
+def test_paint_term_lowers_the_colour_share_of_the_move_decoder(pair_batch):
+    """The paint term is the swapped outputs' mean 1 - mask; trained alone it falls (the
+    decoder moves pixels rather than painting), and a decoder without a mask logs none."""
+    from tfredirect import losses
+
+    keras.utils.set_random_seed(0)
+    gan = RedirectionGAN(preset("tiny", decoder="move"),
+                         LossConfig(rec=0.0, label=0.0, orth=0.0, adv=0.0, paint=1.0), seed=0)
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-4))
+    data = {k: tf.constant(v) for k, v in pair_batch(4, 32, seed=2).items()}
+    kinds = gan._choices(data, 4, 0, 0)
+    out = gan.swap_forward(data, *kinds)
+    np.testing.assert_allclose(float(np.mean(losses.paint_share(out["mask"]))), 0.12, atol=1e-4)  # 1 - MASK_INIT
+    step = tf.function(gan.train_step)
+    logs = [float(step(data)["paint"]) for _ in range(20)]
+    assert logs[-1] < 0.5 * logs[0], logs
+    rgb = RedirectionGAN(preset("tiny"), LossConfig(paint=1.0), seed=0)
+    rgb.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-4))
+    assert "paint" not in rgb.train_step(data)

@@ -30,7 +30,7 @@ from tfredirect.data.synthgaze import eye_region_map
 from tfredirect.models.discriminator import PatchDiscriminator
 from tfredirect.models.redirector import Redirector
 
-_OPTIONAL_TERMS = ("consistency", "feature", "eye", "flow_smooth")  # weighted by the LossConfig field of that name
+_OPTIONAL_TERMS = ("consistency", "feature", "eye", "flow_smooth", "paint")  # weighted by the LossConfig field of that name
 _TRACKERS = (
     "g_loss", "d_loss", "rec", "label", "orth", "adv", "adv_weight", "gaze_err", "head_err", "psnr", "cross",
     "keep", *_OPTIONAL_TERMS,
@@ -211,6 +211,7 @@ class RedirectionGAN(keras.Model):
             "eye": self._rendered_eyes(data),
             "x_hat": parts["image"],
             "flow": parts.get("flow"),
+            "mask": parts.get("mask"),
             "features": both,
             "gaze": ops.concatenate([g_a, g_b], 0),
             "head": ops.concatenate([h_a, h_b], 0),
@@ -243,6 +244,8 @@ class RedirectionGAN(keras.Model):
             terms["eye"] = losses.eye_reconstruction(out["x_hat"], out["x"], weights)
         if lc.flow_smooth > 0 and out.get("flow") is not None:
             terms["flow_smooth"] = losses.flow_smoothness(out["flow"])
+        if lc.paint > 0 and out.get("mask") is not None:
+            terms["paint"] = losses.paint_share(out["mask"])
         if self.estimator is not None:
             judged = self.estimator(out["x_hat"], return_features=lc.feature > 0)
             terms["consistency"] = losses.label(judged["gaze"], out["gaze"]) + losses.label(judged["head"], out["head"])
