@@ -24,6 +24,8 @@ flags.DEFINE_string("name", None, "Name of the packaged model, e.g. synthgaze-64
 flags.DEFINE_string("run_dir", "", "The tools/train.py run that made it (config.json, summary.json go into the card).")
 flags.DEFINE_string("eval", "", "tools/evaluate.py JSON of the model (goes into the card).")
 flags.DEFINE_bool("overwrite", False, "Replace a packaged model of the same name.")
+flags.DEFINE_integer("verbose", 1, "1: what was written; 2: also TensorFlow's start-up lines.", lower_bound=0,
+                     upper_bound=2)
 flags.mark_flags_as_required(["model", "name"])
 
 MAX_ABS_BUDGET = 0.02  # float16 weights: max abs output difference in [-1, 1] units
@@ -72,7 +74,8 @@ def main(argv):
             import shutil
 
             shutil.rmtree(staging, ignore_errors=True)
-    print(f"float16 weights: max abs output difference {diff:.2e} on {len(images)} held-out SynthGaze faces")
+    if F.verbose:
+        print(f"float16 weights: max abs output difference {diff:.2e} on {len(images)} held-out SynthGaze faces")
     for path in paths:
         print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
     return 0

@@ -51,6 +51,8 @@ flags.DEFINE_string("face_model", None, "3-D model (mm) of the 5 or 6 landmarks 
 flags.DEFINE_float("distance_mm", 600.0, "Normalized camera distance in mm (ETH-XGaze: 600).")
 flags.DEFINE_string("out_dir", ".", "Output folder.")
 flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
+flags.DEFINE_integer("verbose", 1, "0: print only what was written (and warnings), 1: also the faces found and the "
+                     "model's estimates, 2: also TensorFlow's start-up lines.", lower_bound=0, upper_bound=2)
 flags.DEFINE_alias("paste-back", "paste_back")  # the old name
 flags.DEFINE_alias("distance", "distance_mm")  # the old name
 flags.mark_flags_as_required(["model", "image"])
@@ -163,12 +165,14 @@ def main(argv):
         print(f"redirect.py: error: {err}", file=sys.stderr)
         return 1
     deg = lambda v: "({:+.1f}, {:+.1f}) deg".format(*np.degrees(np.asarray(v).reshape(-1)[:2]))
-    for pf in faces:
+    for pf in faces if F.verbose else ():
         where = ("box x,y,w,h " + ",".join(str(int(round(v))) for v in pf.mesh.box)) if pf.mesh else "given landmarks"
         print(f"{F.image}: face {pf.index} of {pf.found} found (0 is the largest; {where}) normalized to "
               f"{model.image_size}x{model.image_size}; head pose from the landmarks {deg(pf.normalized.head)}")
-    print(f"model estimates gaze {deg(est_gaze)}, head {deg(est_head)} (face {faces[0].index})")
-    print(f"targets: gaze {deg(gaze) if gaze is not None else 'kept'}, head {deg(head) if head is not None else 'kept'}")
+    if F.verbose:
+        print(f"model estimates gaze {deg(est_gaze)}, head {deg(est_head)} (face {faces[0].index})")
+        print(f"targets: gaze {deg(gaze) if gaze is not None else 'kept'}, "
+              f"head {deg(head) if head is not None else 'kept'}")
     if landmarks is not None and len(landmarks) == 6 and face_model is None:
         print("redirect.py: warning: six landmarks and the generic corners of the canonical face: six nearly coplanar "
               "points leave the head pitch ill-conditioned (tens of degrees for corners placed otherwise than the "

@@ -1,7 +1,12 @@
 """Every tool refuses out-of-range and unknown flag values at parse time, naming the flag, as
 absl does for enum flags (issue 11, item 16)."""
 
+import glob
+import os
+
 import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CASES = [
     ("evaluate", ["--model=m.keras", "--pairs=0"], "flag --pairs=0: 0 is not a positive integer"),
@@ -41,3 +46,16 @@ def test_bad_flag_values_are_refused_naming_the_flag(tool, tmp_path, name, args,
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FATAL Flags parsing error: " in result.stderr and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+TOOLS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "tools", "*.py")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TOOLS)
+def test_every_tool_takes_verbose_from_0_to_2(tool, name):
+    """`--verbose` is one flag across the tools (2 lets TensorFlow's start-up lines through):
+    each tool knows it and refuses a value above 2, naming it."""
+    result = tool(name, "--verbose=3")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "flag --verbose=3" in result.stderr, result.stderr
