@@ -6,11 +6,14 @@ import pytest
 import tensorflow as tf
 
 from tfredirect import geometry
-from tfredirect.data import synthgaze
+from scipy import ndimage
+
+from tfredirect.data import synthgaze, synthgaze_render
 from tfredirect.data.synthgaze import EYE_IN_HEAD_RANGE, SynthGaze, render
 from tfredirect.data.synthgaze_render import IDENTITY_FIELDS, NUISANCE_FIELDS
 
 SG = SynthGaze(size=64, seed=3, num_persons=200)
+TX = SynthGaze(size=64, seed=3, num_persons=200, appearance="textured")
 
 
 def _frontal(n, gaze_deg, head_deg=(0, 0), person=0):
@@ -210,6 +213,13 @@ def test_rgb_channel_order_from_known_background():
          "identity_params"),
         (lambda: render(np.zeros((1, len(IDENTITY_FIELDS))), np.zeros((1, 2)), np.zeros((1, 2)),
                         np.zeros((1, len(NUISANCE_FIELDS))), 48), "size"),
+        (lambda: SynthGaze(appearance="photo"), "appearance"),
+        (lambda: SynthGaze(appearance=None), "appearance"),
+        (lambda: render(SG.identity([0]), np.zeros((1, 2)), np.zeros((1, 2)), SG.nuisance_params([0], [0]), 32,
+                        appearance="Textured"), "appearance"),
+        (lambda: synthgaze_render.render_arrays({"lx": np.zeros(1, np.float32)}, 32, appearance="flat"), "appearance"),
+        (lambda: synthgaze_render.scene_params(SG.identity([0]), np.zeros((1, 2)), np.zeros((1, 2)),
+                                               SG.nuisance_params([0], [0]), appearance=""), "appearance"),
     ],
 )
 def test_invalid_arguments_raise_value_error_naming_the_argument(call, message):
@@ -264,3 +274,149 @@ def test_cross_records_take_the_way_a_face_can_show():
     assert 0.2 < np.mean(batch["cross_weight"] == 0) < 0.6  # neither way exists for these
     np.testing.assert_array_equal(ok, batch["cross_weight"] == 1)  # the way taken exists wherever one does
     assert 0.3 < batch["cross_head"].mean() < 0.7
+
+
+# ---------------------------------------------------------------- textured appearance
+def _far_from_eyes(*eye_masks, px=6):
+    """Pixels farther than `px` from any visible eyeball in any of the masks (N, S, S)."""
+    eyes = np.any([m > 0 for m in eye_masks], axis=0)
+    return np.stack([ndimage.distance_transform_edt(~e) > px for e in eyes])
+
+
+def test_plain_is_the_default_appearance_and_textured_keeps_the_geometry():
+    pid, idx = SG.persons("test")[:6], np.arange(6) + 3
+    default, gaze, head, masks = SG.render_samples(pid, idx, return_masks=True)
+    plain = SynthGaze(size=64, seed=3, num_persons=200, appearance="plain").render_samples(pid, idx)[0]
+    np.testing.assert_array_equal(plain, default)
+    args = (SG.identity(pid), gaze, head, SG.nuisance_params(pid, idx), 64)
+    np.testing.assert_array_equal(render(*args, appearance="plain"), default)
+    textured, _, _, tmasks = TX.render_samples(pid, idx, return_masks=True)
+    assert textured.shape == default.shape and textured.dtype == np.uint8
+    assert np.abs(textured.astype(int) - default).mean() > 2.0  # textures, glint, camera effects
+    for name in masks:  # the same scene: only the look changes
+        np.testing.assert_allclose(tmasks[name], masks[name], atol=0.25)
+        assert np.abs(tmasks[name] - masks[name]).mean() < 1e-3
+
+
+def test_textured_is_deterministic_and_its_render_target_is_exact():
+    pid, idx = TX.persons("test")[:5], np.arange(5) + 7
+    images, gaze, head = TX.render_samples(pid, idx)
+    again = SynthGaze(size=64, seed=3, num_persons=200, appearance="textured").render_samples(pid, idx)[0]
+    np.testing.assert_array_equal(again, images)
+    np.testing.assert_array_equal(TX.render_target(pid, idx), images)
+    np.testing.assert_array_equal(TX.render_target(pid, idx, gaze=gaze, head=head), images)
+    assert np.all(np.isfinite(images)) and 40 < images.mean() < 200 and (images == 255).mean() < 0.01
+
+
+def test_textured_gaze_change_touches_only_the_eyes_and_keeps_the_camera_noise():
+    pid, idx = TX.persons("test")[:6], np.arange(6) + 3
+    images, gaze, head, masks = TX.render_samples(pid, idx, return_masks=True)
+    moved, moved_masks = TX.render_target(pid, idx, gaze=np.zeros_like(gaze), head=head, return_masks=True)
+    # the iris pattern changes (it turns with the eye) ...
+    iris = masks["iris"] > 0.99
+    changed = np.abs(moved.astype(int) - images).max(-1) > 0
+    assert (changed & iris).sum() > 0.5 * iris.sum()
+    # ... and pixels away from the eyes are the same, sensor noise and colour cast included
+    # (they are drawn per sample, so the exact target has the same)
+    far = _far_from_eyes(masks["eye"], moved_masks["eye"])
+    np.testing.assert_array_equal(moved[far], images[far])
+    plain = SG.render_samples(pid, idx)[0]
+    assert np.abs(images[far].astype(int) - plain[far]).mean() > 1.0  # where the textured look differs
+
+
+def test_textured_iris_texture_is_per_person_at_the_same_iris_colour():
+    pid = TX.persons("test")[:6]
+    ident = TX.identity(pid)
+    other = ident.copy()  # other persons: every value the same but the mouth width
+    other[:, IDENTITY_FIELDS.index("mouth_width")] += 0.01
+    zeros = np.zeros((6, 2), np.float32)
+    nuis = TX.nuisance_params(pid, np.zeros(6, int))
+    params = {a: [synthgaze_render.scene_params(i, zeros, zeros, nuis, appearance=a) for i in (ident, other)]
+              for a in ("plain", "textured")}
+    for k in synthgaze_render.CAMERA_PARAMS:  # the same camera effects: only textures differ
+        params["textured"][1][k] = params["textured"][0][k]
+    out = {a: [synthgaze_render.render_arrays(q, 64, appearance=a) for q in params[a]] for a in params}
+    iris = (out["plain"][0][1][..., synthgaze_render.mask_names().index("iris")] > 0.99)
+    assert iris.sum(axis=(1, 2)).min() > 10
+    np.testing.assert_array_equal(out["plain"][0][0][iris], out["plain"][1][0][iris])  # plain: one iris per colour
+    diff = np.abs(out["textured"][0][0].astype(int) - out["textured"][1][0]).mean(-1)
+    per_person = np.array([d[m].mean() for d, m in zip(diff, iris)])
+    assert np.all(per_person > 0.5) and per_person.mean() > 3.0, per_person
+
+
+def test_textured_iris_pattern_lives_in_the_eyeball_frame():
+    # the eyeball frame is the minimal rotation taking the rest axis (0, 0, -1) to the gaze:
+    # orthonormal, right-handed, the head axes when the eyes look straight ahead
+    pid = np.zeros(3, int)
+    gaze = np.radians(np.array([[0, 0], [20, -30], [-25, 15]], np.float32))
+    p = synthgaze_render.scene_params(TX.identity(pid), gaze, np.zeros((3, 2), np.float32),
+                                      TX.nuisance_params(pid, 0), appearance="textured")
+    e1 = np.stack([p["e1x"], p["e1y"], p["e1z"]], -1)
+    e2 = np.stack([p["e2x"], p["e2y"], p["e2z"]], -1)
+    g = np.stack([p["ghx"], p["ghy"], p["ghz"]], -1)
+    np.testing.assert_allclose(np.cross(e1, e2), -g, atol=1e-5)  # (e1, e2, -g) right-handed
+    np.testing.assert_allclose(np.einsum("ni,ni->n", e1, e2), 0, atol=1e-5)
+    np.testing.assert_allclose(e1[0], [1, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(e2[0], [0, 1, 0], atol=1e-6)
+    # rolling the eyeball about its optical axis turns the iris pattern: iris pixels change,
+    # nothing farther than the blur's reach from the eyeball does
+    rolled = dict(p)
+    for k in ("e1x", "e1y", "e1z", "e2x", "e2y", "e2z"):
+        rolled[k] = -p[k]
+    (a, masks), (b, _) = (synthgaze_render.render_arrays(q, 64, appearance="textured") for q in (p, rolled))
+    eye = masks[..., synthgaze_render.mask_names().index("eye")] > 0
+    iris = masks[..., synthgaze_render.mask_names().index("iris")] > 0.99
+    changed = np.abs(a.astype(int) - b).max(-1) > 0
+    assert (changed & iris).sum() > 0.3 * iris.sum()
+    near = np.stack([ndimage.binary_dilation(e, iterations=1) for e in eye])
+    assert not np.any(changed & ~near)
+
+
+def test_textured_glint_is_visible_and_follows_the_light():
+    pid = TX.persons("test")[:6]
+    zeros = np.zeros((6, 2), np.float32)
+    nuis = TX.nuisance_params(pid, np.zeros(6, int))
+    nuis[:, NUISANCE_FIELDS.index("light_elevation")] = 0.3
+    rows = {}
+    for azimuth in (-0.7, 0.7):
+        nuis[:, NUISANCE_FIELDS.index("light_azimuth")] = azimuth
+        for a in ("plain", "textured"):
+            img, masks = render(TX.identity(pid), zeros, zeros, nuis, 128, return_masks=True, appearance=a)
+            lum = img.mean(-1)
+            right = (masks["iris"] > 0.5) & (np.arange(128) > 64)[None, None]  # the image-right iris
+            peak = np.array([lum[i][right[i]].max() - np.median(lum[i][right[i]]) for i in range(6)])
+            col = np.array([np.unravel_index(np.where(right[i], lum[i], -1).argmax(), (128, 128))[1] for i in range(6)])
+            rows[a, azimuth] = peak, col
+    assert np.all(rows["textured", 0.7][0] > 60) and np.all(rows["plain", 0.7][0] < 60)
+    # light from the image right (positive azimuth) puts the glint further right
+    assert np.all(rows["textured", 0.7][1] > rows["textured", -0.7][1])
+
+
+def test_textured_iris_colours_are_mostly_brown():
+    ident = SynthGaze(num_persons=4000).identity(np.arange(4000))
+    outer, inner = synthgaze_render.iris_colours(ident[:, IDENTITY_FIELDS.index("iris_hue")],
+                                                 ident[:, IDENTITY_FIELDS.index("iris_dark")])
+    r, g, b = outer.T
+    brown = (r > g) & (g > b) & (g < 0.7 * r)
+    blue_grey = b >= r
+    hazel_green = ~brown & ~blue_grey & (g >= 0.7 * r)
+    assert abs(brown.mean() - 0.6) < 0.03 and abs(blue_grey.mean() - 0.2) < 0.03
+    assert abs(hazel_green.mean() - 0.2) < 0.03
+    assert np.median(outer[brown].mean(1)) < 0.2  # dark brown the most common
+    assert np.all((outer > 0) & (outer < 1)) and np.all((inner > 0) & (inner < 1))
+
+
+def test_textured_datasets_carry_their_appearance_through(tmp_path):
+    synth = SynthGaze(size=32, seed=2, num_persons=12, samples_per_person=3, appearance="textured")
+    path = str(tmp_path / "textured.h5")
+    synth.write_h5(path, "train")
+    train = synth.persons("train")
+    with h5py.File(path, "r") as f:
+        assert f.attrs["appearance"] == "textured"
+        images = synth.render_samples(np.full(3, train[0]), np.arange(3))[0]
+        np.testing.assert_array_equal(f[f"{train[0]:06d}"]["pixels"][()], images)
+    pid, a, b = synth.pair_keys("train", 4, np.random.default_rng(1))
+    batch = synth.pair_batch(pid, a, b, cross=True)
+    np.testing.assert_array_equal(batch["image_b"], synth.render_target(pid, b))
+    plain = SynthGaze(size=32, seed=2, num_persons=12, samples_per_person=3).pair_batch(pid, a, b)
+    assert np.abs(plain["image_a"].astype(int) - batch["image_a"]).mean() > 1.0

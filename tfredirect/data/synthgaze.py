@@ -24,6 +24,7 @@ from tfredirect.data.synthgaze_render import (
     IDENTITY_FIELDS,
     NUISANCE_FIELDS,
     SUPPORTED_SIZES,
+    check_appearance,
     head_rotation,
     mask_names,
     pitchyaw_vector_np,
@@ -111,14 +112,17 @@ def check_label_range(angles, name, limits):
     return geometry.check_pitchyaw(angles, name, source="SynthGaze", max_abs=(limits[0] + 1e-5, limits[1] + 1e-5))
 
 
-def render(identity_params, gaze, head, nuisance, size, supersample=2, return_masks=False):
+def render(identity_params, gaze, head, nuisance, size, supersample=2, return_masks=False, appearance="plain"):
     """Render uint8 RGB images (N, size, size, 3) of given identities, labels and nuisance.
 
     identity_params: (N, len(IDENTITY_FIELDS)); nuisance: (N, len(NUISANCE_FIELDS));
     gaze, head: (N, 2) pitch/yaw radians. With `return_masks`, also a dict of float
     coverage maps (N, size, size): `eye` (visible eyeball), `iris` (iris and pupil),
-    `nose_tip`, `face`.
+    `nose_tip`, `face`. appearance: "plain" (flat colours) or "textured" (iris, skin and
+    brow textures, a corneal glint and camera effects; see synthgaze_render), each a pure
+    function of the arguments.
     """
+    check_appearance(appearance)
     if size not in SUPPORTED_SIZES:
         raise ValueError(f"size must be one of {SUPPORTED_SIZES}, got {size!r}")
     _positive_int("supersample", supersample)
@@ -136,7 +140,8 @@ def render(identity_params, gaze, head, nuisance, size, supersample=2, return_ma
             raise ValueError(f"{name} must have shape ({n}, 2), got {arr.shape}")
     if not (np.all(np.isfinite(identity_params)) and np.all(np.isfinite(nuisance))):
         raise ValueError("identity_params and nuisance must be finite")
-    images, masks = render_arrays(scene_params(identity_params, gaze, head, nuisance), size, supersample)
+    params = scene_params(identity_params, gaze, head, nuisance, appearance)
+    images, masks = render_arrays(params, size, supersample, appearance=appearance)
     if not return_masks:
         return images
     return images, {name: masks[..., i] for i, name in enumerate(mask_names())}
@@ -182,7 +187,10 @@ class SynthGaze:
     num_persons: persons 0..num_persons-1, split by a hash of (seed, id) into
     train/val/test with the given fractions; samples_per_person: samples in finite views
     (`samples`, finite `pairs`, `write_h5`); nuisance: "image" (drawn per image) or
-    "person" (drawn per person with small per-image jitter).
+    "person" (drawn per person with small per-image jitter); appearance: "plain" (flat
+    colours, the default) or "textured" (per-person iris, skin and brow textures, a corneal
+    glint and per-image camera effects, all pure functions of the sample, so `render_target`
+    stays exact).
     """
 
     size: int = 64
@@ -193,6 +201,7 @@ class SynthGaze:
     test_fraction: float = 0.1
     nuisance: str = "image"
     supersample: int = 2
+    appearance: str = "plain"
 
     def __post_init__(self):
         if self.size not in SUPPORTED_SIZES:
@@ -209,6 +218,7 @@ class SynthGaze:
             raise ValueError("val_fraction + test_fraction must leave some training persons")
         if self.nuisance not in ("image", "person"):
             raise ValueError(f"nuisance must be 'image' or 'person', got {self.nuisance!r}")
+        check_appearance(self.appearance)
 
     # ------------------------------------------------------------------ ids and parameters
     def persons(self, split):
@@ -256,7 +266,7 @@ class SynthGaze:
         pid, idx = self._keys(person_ids, sample_indices)
         gaze, head = self.labels(pid, idx)
         out = render(self.identity(pid), gaze, head, self.nuisance_params(pid, idx), self.size,
-                     self.supersample, return_masks)
+                     self.supersample, return_masks, appearance=self.appearance)
         if return_masks:
             return out[0], gaze, head, out[1]
         return out, gaze, head
@@ -270,7 +280,7 @@ class SynthGaze:
         gaze = own_gaze if gaze is None else check_label_range(gaze, "gaze", GAZE_RANGE)
         head = own_head if head is None else check_label_range(head, "head", HEAD_RANGE)
         return render(self.identity(pid), gaze, head, self.nuisance_params(pid, idx), self.size, self.supersample,
-                      return_masks)
+                      return_masks, appearance=self.appearance)
 
     # ------------------------------------------------------------------ tf.data views
     def _sample_signature(self):
@@ -462,7 +472,8 @@ class SynthGaze:
                     yield f"{person:06d}", {"pixels": images[j * k : (j + 1) * k], "labels": labels[j * k : (j + 1) * k]}
                 progress.update(len(chunk))
 
-        attrs = dict(source="SynthGaze", seed=self.seed, size=self.size, split=split, nuisance=self.nuisance)
+        attrs = dict(source="SynthGaze", seed=self.seed, size=self.size, split=split, nuisance=self.nuisance,
+                     appearance=self.appearance)
         with Progress(len(persons), f"SynthGaze {split}", "persons", verbose, stream) as progress:
             return sted.write(path, blocks(progress), attrs=attrs, overwrite=overwrite)
 
