@@ -16,14 +16,14 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from tfredirect.config import LossConfig, preset
+from tfredirect.config import DECODER_OUTPUTS, LossConfig, preset
 from tfredirect.data.synthgaze import SynthGaze
 from tfredirect.training import RedirectionGAN
 from tfredirect.training.loop import train_step_flops
 
 F = flags.FLAGS
 flags.DEFINE_enum("preset", "demo", ["tiny", "demo", "base"], "Model size.")
-flags.DEFINE_enum("decoder", "rgb", ["rgb", "warp"], "Decoder output.")
+flags.DEFINE_enum("decoder", "rgb", list(DECODER_OUTPUTS), "Decoder output.")
 flags.DEFINE_string("estimator", "", "Consistency estimator .keras (adds its terms).")
 flags.DEFINE_integer("batch_size", 16, "Pairs per timed train step.", lower_bound=1)
 flags.DEFINE_integer("rounds", 4, "Timed rounds per precision.", lower_bound=1)
@@ -37,7 +37,7 @@ def build(args, policy):
 
         estimator = load_estimator(args.estimator)
     loss = LossConfig(consistency=30.0 if estimator else 0.0, feature=30.0 if estimator else 0.0,
-                      eye=200.0, flow_smooth=1.0 if args.decoder == "warp" else 0.0)
+                      eye=200.0, flow_smooth=0.0 if args.decoder == "rgb" else 1.0)
     keras.mixed_precision.set_global_policy(policy)
     try:
         gan = RedirectionGAN(preset(args.preset, decoder=args.decoder), loss, seed=0, estimator=estimator)
