@@ -45,6 +45,8 @@ flags.DEFINE_integer("pairs_per_person", 4, "SynthGaze: pairs per person.", lowe
 flags.DEFINE_integer("pairs", 256, "Real data: pairs to evaluate.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "SynthGaze dataset seed (use the training seed for the same persons split).")
 flags.DEFINE_enum("nuisance", "person", ["person", "image"], "SynthGaze nuisance mode (as in training).")
+flags.DEFINE_enum("appearance", "plain", ["plain", "textured"], "SynthGaze appearance (the training run's "
+                  "--synth_appearance; the judge should be trained on the same).")
 flags.DEFINE_enum("targets", "per_way", ["per_way", "any"], "per_way: each way asks for a face that can exist "
                   "(gaze-only: b's eye rotation in the head under a's head; head-only: only pairs whose eyes stay "
                   "within their range in the head; both: every pair); any: b's gaze or head as it is, whatever eye "
@@ -70,7 +72,7 @@ def _evaluate(model, judge):
         from tfredirect.data.synthgaze import SynthGaze
 
         split = F.split or "test"
-        synth = SynthGaze(size=model.image_size, seed=F.seed, nuisance=F.nuisance)
+        synth = SynthGaze(size=model.image_size, seed=F.seed, nuisance=F.nuisance, appearance=F.appearance)
         return evaluation.evaluate_synthgaze(model, synth, split, F.persons, F.pairs_per_person, F.eval_seed,
                                              judge, F.examples, verbose=F.verbose, targets=F.targets)
     from tfredirect.data import sources

@@ -23,6 +23,8 @@ flags.DEFINE_integer("batch_size", 32, "Batch size.", lower_bound=1)
 flags.DEFINE_integer("steps", 2000, "Training steps.", lower_bound=1)
 flags.DEFINE_float("lr", 1e-3, "Adam learning rate (cosine decay).")
 flags.DEFINE_float("max_gaze_deg", 0.0, "SynthGaze: train only on samples with |gaze| below this (0 = all).")
+flags.DEFINE_enum("appearance", "plain", ["plain", "textured"], "SynthGaze appearance; match the redirector's "
+                  "training data (its --synth_appearance).")
 flags.DEFINE_integer("seed", 0, "Seed (weights and data).")
 flags.DEFINE_string("out_dir", "runs/estimator", "Output folder (estimator.keras, summary.json).")
 flags.DEFINE_bool("overwrite", False, "Replace an existing estimator in --out_dir.")
@@ -40,7 +42,7 @@ def main(argv):
     try:
         cfg = EstimatorConfig(out_dir=F.out_dir, data=F.data, data_path=F.data_path, size=F.size,
                               batch_size=F.batch_size, steps=F.steps, lr=F.lr, seed=F.seed,
-                              max_gaze_deg=F.max_gaze_deg, overwrite=F.overwrite, verbose=F.verbose)
+                              max_gaze_deg=F.max_gaze_deg, appearance=F.appearance, overwrite=F.overwrite, verbose=F.verbose)
         summary = train_estimator(cfg)
     except Exception as err:  # expected errors, and reader errors wrapped by tf.data
         return cli.error_exit("train_estimator.py", err)

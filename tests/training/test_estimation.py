@@ -86,3 +86,24 @@ def test_consistency_loss_uses_a_frozen_estimator(pair_batch):
         RedirectionGAN(preset("tiny"), LossConfig(consistency=1.0))
     with pytest.raises(ValueError, match="image size"):
         RedirectionGAN(preset("tiny"), LossConfig(consistency=1.0), estimator=build_estimator(64))
+
+
+def test_estimator_and_training_data_take_the_synthgaze_appearance():
+    """EstimatorConfig.appearance and TrainConfig.synth_appearance reach SynthGaze: the same
+    samples, plain and textured, differ (and the labels do not)."""
+    from tfredirect.config import TrainConfig
+    from tfredirect.training.data import build_data
+    from tfredirect.training.estimation import training_batches
+
+    got = {}
+    for appearance in ("plain", "textured"):
+        cfg = EstimatorConfig(out_dir="unused", size=32, batch_size=4, appearance=appearance)
+        got[appearance] = next(iter(training_batches(cfg)))
+    np.testing.assert_array_equal(got["plain"]["gaze"], got["textured"]["gaze"])
+    assert np.abs(got["plain"]["image"].numpy().astype(int) - got["textured"]["image"].numpy()).mean() > 1.0
+    pairs = {}
+    for appearance in ("plain", "textured"):
+        tcfg = TrainConfig.from_preset("tiny", out_dir="unused", synth_appearance=appearance)
+        pairs[appearance] = next(iter(build_data(tcfg, 32).train()))
+    np.testing.assert_array_equal(pairs["plain"]["gaze_a"], pairs["textured"]["gaze_a"])
+    assert np.abs(pairs["plain"]["image_a"].numpy().astype(int) - pairs["textured"]["image_a"].numpy()).mean() > 1.0

@@ -122,7 +122,7 @@ def run_cell(cfg, arm, seed, judge_path, estimator, log=print):
         train(tcfg.replace(resume=resume, overwrite=not resume and os.path.isdir(out)))
         seconds = round(time.perf_counter() - start, 1)
     model = load_generator(os.path.join(out, "redirector.keras"))
-    synth = SynthGaze(size=model.image_size, seed=0, nuisance=tcfg.synth_nuisance)
+    synth = SynthGaze(size=model.image_size, seed=0, nuisance=tcfg.synth_nuisance, appearance=tcfg.synth_appearance)
     result, _ = evaluation.evaluate_synthgaze(model, synth, "test", cfg.persons, 4, 0, EstimatorJudge.load(judge_path))
     result.update(arm=arm, seed=seed, steps=cfg.steps, fields=ARMS[arm], judge=judge_path,
                   train_seconds=seconds if seconds is not None else json.load(open(summary_path)).get("wall_seconds"))

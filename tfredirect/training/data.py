@@ -40,7 +40,7 @@ def shards(input_context, batch_size):
 
 
 def _synthgaze(cfg, size, start_step):
-    synth = SynthGaze(size=size, seed=cfg.seed, nuisance=cfg.synth_nuisance)
+    synth = SynthGaze(size=size, seed=cfg.seed, nuisance=cfg.synth_nuisance, appearance=cfg.synth_appearance)
     masks = cfg.eye_region == "rendered"  # the eye-region L1 weighs each image's own eyes
     rng = np.random.default_rng([cfg.seed, 99])
     pid, a, b = synth.pair_keys("val", 8, rng)

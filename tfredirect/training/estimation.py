@@ -68,11 +68,11 @@ def evaluate(model, batches):
     return float(np.mean(gaze_err)), float(np.mean(head_err))
 
 
-def synthgaze_test_batches(size, count=1024, batch_size=64, seed=0, nuisance="person"):
+def synthgaze_test_batches(size, count=1024, batch_size=64, seed=0, nuisance="person", appearance="plain"):
     """Fixed full-range SynthGaze test-person batches (NumPy) for evaluation."""
     from tfredirect.data.synthgaze import SynthGaze
 
-    synth = SynthGaze(size=size, seed=seed, nuisance=nuisance)
+    synth = SynthGaze(size=size, seed=seed, nuisance=nuisance, appearance=appearance)
     pid, idx = synth.sample_keys("test", count, np.random.default_rng([seed, 4242]))
     out = []
     for s in range(0, count, batch_size):
@@ -92,6 +92,7 @@ class EstimatorConfig:
     lr: float = 1e-3
     seed: int = 0
     max_gaze_deg: float = 0.0  # SynthGaze: train only on |gaze| below this (0 = full range)
+    appearance: str = "plain"  # SynthGaze appearance (synthgaze.SynthGaze.appearance)
     overwrite: bool = False
     verbose: int = 1
 
@@ -110,7 +111,7 @@ def training_batches(cfg):
     if cfg.data == "synthgaze":
         from tfredirect.data.synthgaze import SynthGaze
 
-        synth = SynthGaze(size=cfg.size, seed=cfg.seed, nuisance="person")
+        synth = SynthGaze(size=cfg.size, seed=cfg.seed, nuisance="person", appearance=cfg.appearance)
         return synth.sample_stream("train", cfg.batch_size, seed=cfg.seed, max_gaze_deg=cfg.max_gaze_deg or None)
     from tfredirect.data import sources
 
@@ -135,7 +136,7 @@ def train_estimator(cfg, batches=None, eval_batches=None):
     hist = model.fit(data, steps_per_epoch=cfg.steps // epochs, epochs=epochs, verbose=keras_verbosity(cfg.verbose),
                      shuffle=False)
     if eval_batches is None and cfg.data == "synthgaze":
-        eval_batches = synthgaze_test_batches(cfg.size, seed=cfg.seed)
+        eval_batches = synthgaze_test_batches(cfg.size, seed=cfg.seed, appearance=cfg.appearance)
     summary = {
         "data": cfg.data if cfg.data == "synthgaze" else f"{cfg.data}:{cfg.data_path}",
         "steps": cfg.steps,

@@ -297,7 +297,7 @@ def _consistency_estimator(cfg, strategy, chief, size):
         print(f"training the consistency estimator ({cfg.consistency_estimator_steps} steps) in {est_dir}")
         summary = train_estimator(EstimatorConfig(
             out_dir=est_dir, data=cfg.data, data_path=cfg.data_path, size=size, steps=cfg.consistency_estimator_steps,
-            seed=cfg.seed + 1, verbose=cfg.verbose))
+            seed=cfg.seed + 1, appearance=cfg.synth_appearance, verbose=cfg.verbose))
         print(f"wrote {path} ({summary['seconds']} s)")
     if strategy.extended._in_multi_worker_mode():
         strategy.reduce("SUM", strategy.run(lambda: tf.constant(1.0)), axis=None)
