@@ -29,6 +29,8 @@ flags.DEFINE_integer("persons", 2000, "Persons in the whole dataset (split by id
 flags.DEFINE_integer("samples_per_person", 16, "Samples per person written to the h5.")
 flags.DEFINE_enum("split", "test", list(SPLITS), "Which split to write.")
 flags.DEFINE_enum("nuisance", "image", ["image", "person"], "Light/background drawn per image or per person.")
+flags.DEFINE_enum("appearance", "plain", ["plain", "textured"], "Flat colours, or per-person skin and iris "
+                  "textures with glint and camera noise.")
 flags.DEFINE_string("out", "", "Output h5 path (ST-ED layout); empty to skip.")
 flags.DEFINE_string("sheet", "", "Output PNG contact sheet; empty to skip.")
 flags.DEFINE_integer("sheet_persons", 6, "Rows of the contact sheet.")
@@ -67,7 +69,8 @@ def main(argv):
         for path in outputs:
             fileio.refuse_existing(path, F.overwrite)
         synth = SynthGaze(size=F.size, seed=F.seed, num_persons=F.persons,
-                          samples_per_person=F.samples_per_person, nuisance=F.nuisance)
+                          samples_per_person=F.samples_per_person, nuisance=F.nuisance,
+                          appearance=F.appearance)
         if F.sheet:
             persons = synth.persons(F.split)[: F.sheet_persons]
             sheet = contact_sheet(synth, persons)

@@ -23,6 +23,13 @@ def test_writes_h5_and_sheet_and_refuses_overwrite(tool, tmp_path):
     res = tool("make_synthgaze", *args)
     assert res.returncode != 0 and "exists" in res.stderr
     assert out.stat().st_mtime_ns == before
+    textured = tmp_path / "t.h5"
+    res = tool("make_synthgaze", f"--out={textured}", "--appearance=textured", *args[2:])
+    assert res.returncode == 0, res.stderr
+    with h5py.File(out, "r") as f, h5py.File(textured, "r") as g:
+        assert f.attrs["appearance"] == "plain" and g.attrs["appearance"] == "textured"
+        a, b = f[groups[0]]["pixels"][:].astype(int), g[groups[0]]["pixels"][:].astype(int)
+        assert abs(a - b).mean() > 1.0
 
 
 @pytest.mark.slow
