@@ -29,4 +29,6 @@ def test_a_quiet_start_prints_nothing_and_lets_later_lines_through():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and res.stderr == "after\n", res.stderr
     loud = subprocess.run([sys.executable, "-c", code, "--verbose=2"], capture_output=True, text=True, timeout=120)
-    assert loud.returncode == 0 and loud.stderr.endswith("after\n") and "port.cc" in loud.stderr
+    # which start-up lines TensorFlow prints depends on the machine (oneDNN's port.cc, the CUDA stubs, ...)
+    assert loud.returncode == 0 and loud.stderr.endswith("after\n")
+    assert any(tflog.NOISE.match(line) for line in loud.stderr.splitlines()), loud.stderr
