@@ -23,6 +23,12 @@ from tfredirect.training.loop import TrainConfig, train
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TIMEOUT = 300
+# Largest weight difference after 6 steps that counts as the same training: the all-reduce
+# sums in another order than one device does, which Adam's normalized steps amplify near
+# zero gradients (measured: below 1e-5 on an AVX-512 CPU, 1.7e-5 on an AVX2 CPU); a real
+# fault (a gradient scaled by the replica count, another batch) moves weights by the
+# learning rate's order, 1e-3.
+WEIGHT_TOLERANCE = 1e-4
 FLAGS = ["--preset=tiny", "--batch_size=4", "--steps=6", "--checkpoint_every=2", "--val_batches=1",
          "--log_every=1", "--gaze_prob=1", "--id_swap_prob=0", "--gan_warmup=2", "--seed=3", "--verbose=0"]
 
@@ -193,7 +199,7 @@ def test_two_workers_train_exactly_like_one_worker_with_the_same_global_batch(ru
     with open(os.path.join(runs["two"], "summary.json")) as fh:
         summary = json.load(fh)
     assert (summary["replicas"], summary["step"]) == (2, 6)
-    assert _max_difference(_weights(runs["two"]), _weights(runs["one"])) < 1e-5
+    assert _max_difference(_weights(runs["two"]), _weights(runs["one"])) < WEIGHT_TOLERANCE
     # the chief alone trained the auto estimator; the worker read it and removed its scratch folder
     assert "training the consistency estimator" in runs["logs"][0]
     assert "training the consistency estimator" not in runs["logs"][1]
@@ -227,5 +233,5 @@ def test_killed_worker_then_resume_continues_from_the_last_checkpoint(runs):
         summary = json.load(fh)
     assert (summary["start_step"], summary["step"]) == (last, 6)
     # the restarted job replays global batches last+1.. exactly: same weights as an uninterrupted run
-    assert _max_difference(_weights(out), _weights(runs["one"])) < 1e-5
+    assert _max_difference(_weights(out), _weights(runs["one"])) < WEIGHT_TOLERANCE
     assert not os.path.exists(os.path.join(out, "workers"))
