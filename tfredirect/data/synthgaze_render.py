@@ -394,6 +394,22 @@ def _scene(p, rays, tex=None):
         lash = (tf.abs(u) < 1.08) & (y <= top) & (y > top - 1.3 * p["eye_size"] - 0.6)
         return inside, lash
 
+    front = (nz < -0.3) & (t_head < np.inf)
+
+    def eyeball(cx):
+        """The eyeball centred at head-frame x = cx: its ray hit (t, x, y), unit normal, whether
+        the hit shows through the lid opening, the normal's cosine to the gaze, and the lid
+        opening ("socket") and lash line on the head surface in front of it."""
+        c = (cx, ey, p["eye_z"])
+        t = _ellipsoid_hit(ox, oy, oz, dx, dy, dz, c, (er, er, er))
+        x, y, z = ox + t * dx, oy + t * dy, oz + t * dz
+        inside, _ = opening(x, y, cx)
+        visible = (t < np.inf) & inside & (t < t_head + 6.0) & (t < t_nose)
+        en = ((x - c[0]) / er, (y - c[1]) / er, (z - c[2]) / er)
+        cos_g = en[0] * g[0] + en[1] * g[1] + en[2] * g[2]
+        s_in, s_lash = opening(hx, hy, cx)
+        return t, x, y, en, visible, cos_g, s_in & front, s_lash & front
+
     if tex is None:
         t_eye = tf.fill(tf.shape(t_head), np.float32(np.inf))
         eye_cos = tf.zeros_like(t_head)
@@ -401,23 +417,13 @@ def _scene(p, rays, tex=None):
         lash = tf.zeros_like(t_head, dtype=tf.bool)
         socket = tf.zeros_like(t_head, dtype=tf.bool)
         for side in (-1.0, 1.0):
-            cx = side * ex
-            c = (cx, ey, p["eye_z"])
-            t = _ellipsoid_hit(ox, oy, oz, dx, dy, dz, c, (er, er, er))
-            x, y, z = ox + t * dx, oy + t * dy, oz + t * dz
-            inside, _ = opening(x, y, cx)
-            visible = (t < np.inf) & inside & (t < t_head + 6.0) & (t < t_nose)
-            en = ((x - c[0]) / er, (y - c[1]) / er, (z - c[2]) / er)
-            cos_g = en[0] * g[0] + en[1] * g[1] + en[2] * g[2]
+            t, _, y, en, visible, cos_g, s_in, s_lash = eyeball(side * ex)
             closer = visible & (t < t_eye)
             t_eye = tf.where(closer, t, t_eye)
             eye_cos = tf.where(closer, cos_g, eye_cos)
             eye_n = _select(closer, to_cam(*en), eye_n)
-            # lash line and lid-opening "socket" on the head surface
-            s_in, s_lash = opening(hx, hy, cx)
-            front = (nz < -0.3) & (t_head < np.inf)
-            lash = lash | (s_lash & front)
-            socket = socket | (s_in & front)
+            lash = lash | s_lash
+            socket = socket | s_in
     else:
         # One eye per pixel, the one on the side of the head-surface point: the eyeballs sit at
         # least 13 mm from the midline just behind the surface, and the lid regions do not
@@ -425,18 +431,9 @@ def _scene(p, rays, tex=None):
         # selects (XLA would recompute both eyes for every value selected).
         side = tf.where(hx < 0.0, -1.0, 1.0)
         cx = side * ex
-        c = (cx, ey, p["eye_z"])
-        t = _ellipsoid_hit(ox, oy, oz, dx, dy, dz, c, (er, er, er))
-        x, y, z = ox + t * dx, oy + t * dy, oz + t * dz
-        inside, _ = opening(x, y, cx)
-        visible = (t < np.inf) & inside & (t < t_head + 6.0) & (t < t_nose)
-        en = ((x - c[0]) / er, (y - c[1]) / er, (z - c[2]) / er)
+        t, x, y, en, visible, eye_cos, socket, lash = eyeball(cx)
         t_eye = tf.where(visible, t, tf.fill(tf.shape(t), np.float32(np.inf)))
-        eye_cos = en[0] * g[0] + en[1] * g[1] + en[2] * g[2]
         eye_n = to_cam(*en)
-        s_in, s_lash = opening(hx, hy, cx)
-        front = (nz < -0.3) & (t_head < np.inf)
-        lash, socket = s_lash & front, s_in & front
         # iris-plane coordinates in the eyeball's frame (mirrored for the other eye), and the
         # upper lid's shadow on the eyeball
         e1, e2 = [p["e1x"], p["e1y"], p["e1z"]], [p["e2x"], p["e2y"], p["e2z"]]
