@@ -159,10 +159,22 @@ def test_photo_upload_finds_the_face_and_pastes_back(client):
     ys, xs = np.nonzero(np.any(pasted != photo, axis=-1))
     # a head turn redraws the face (box about x 182..265, y 64..171) and nothing else
     assert len(xs) > 500 and xs.min() > 150 and xs.max() < 300 and ys.min() > 30 and ys.max() < 210
-    # the head kept (the estimate sent back): only the eye regions change
-    gaze_only = web.decode_data_url(redirect(client, body["source"], [0, -20], body["head_deg"]).get_json()["pasted"])
+    # the head kept (the estimate sent back rounded to the sliders' whole degrees, as the page
+    # does): only the eye regions change, the same as for the exact estimate
+    rounded = [float(round(v)) for v in body["head_deg"]]
+    gaze_only = web.decode_data_url(redirect(client, body["source"], [0, -20], rounded).get_json()["pasted"])
     ys, xs = np.nonzero(np.any(gaze_only != photo, axis=-1))
     assert len(xs) > 20 and xs.min() > 170 and xs.max() < 280 and ys.min() > 70 and ys.max() < 130
+    exact = web.decode_data_url(redirect(client, body["source"], [0, -20], body["head_deg"]).get_json()["pasted"])
+    np.testing.assert_array_equal(gaze_only, exact)
+
+
+def test_head_kept_within_half_a_slider_step():
+    est = np.radians([[3.27, -11.6]])
+    assert web.head_kept(np.radians([[3.0, -12.0]]), est)
+    assert web.head_kept(est, est)
+    assert not web.head_kept(np.radians([[3.27, -12.2]]), est)
+    assert not web.head_kept(np.radians([[4.0, -11.6]]), est)
 
 
 def test_large_photos_are_scaled_down():

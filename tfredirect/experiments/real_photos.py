@@ -108,9 +108,12 @@ class ReferenceMove:
     """A stand-in model for calibrating the judges: it moves the person's own pixels inside
     each eye opening of the photo sideways (yaw) or up and down (pitch) by the geometric
     shift, nothing else. What the judges read for it is what a perfect gaze change reads:
-    the iris shift they measure and the mesh drift they show even when only the eyes change."""
+    the iris shift they measure and the mesh drift they show even when only the eyes change.
+    image_size: the normalized patch whose eye region bounds the rest PSNR, as a model's
+    patch does (the move itself is drawn on the photo)."""
 
-    image_size = None
+    def __init__(self, image_size=64):
+        self.image_size = int(image_size)
 
 
 def _reference_photo(case_image, mesh, p_deg, y_deg):
@@ -133,7 +136,7 @@ def _reference_photo(case_image, mesh, p_deg, y_deg):
 def measure(model, case, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="decoded"):
     """(metrics dict, sheet row [input, yaw +Y, yaw -Y, pitch +P, pitch -P] face crops) for
     one case."""
-    pf = photo.find_faces(case.image, model.image_size or 64, camera=case.camera, source=case.name)[0]
+    pf = photo.find_faces(case.image, model.image_size, camera=case.camera, source=case.name)[0]
     mesh_in = pf.mesh
     eih = {"left": (0.0, yaw_deg), "right": (0.0, -yaw_deg), "up": (pitch_deg, 0.0), "down": (-pitch_deg, 0.0)}
     outputs, judged = {}, {}

@@ -42,6 +42,7 @@ SYNTH_SAMPLE = 0  # the sample of each test person shown as input
 MAX_PHOTO_SIDE = 1024  # larger photos are scaled down on upload (paste-back and PNG cost grow with pixels)
 MAX_PHOTO_PIXELS = 50_000_000  # decoded size limit of an upload, whatever its file size
 KEPT_PHOTOS = 8  # uploads kept in memory (oldest dropped first)
+HEAD_KEPT_DEG = 0.5  # a photo's head counts as kept within half the page's 1-degree slider step
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
 
@@ -139,6 +140,14 @@ def _angles_deg(body, key, limits):
     return np.radians(np.asarray([value], np.float32)).astype(np.float32)
 
 
+def head_kept(requested, estimated):
+    """Whether a requested head pose (radians) is the photo's estimated one to within half the
+    page's 1-degree slider step: the page shows the estimate rounded, so a request that leaves
+    the head sliders alone arrives rounded too."""
+    diff = np.degrees(np.abs(np.asarray(requested, np.float64) - np.asarray(estimated, np.float64)))
+    return bool(np.all(diff <= HEAD_KEPT_DEG))
+
+
 def _deg(angles):
     return [round(float(v), 2) for v in np.degrees(np.asarray(angles, np.float64).reshape(-1)[:2])]
 
@@ -179,7 +188,7 @@ class Session:
                 raise RequestError(f"{name}: the face could not be normalized ({err})", 422) from None
             gaze, head = self.runner.estimate(normalized.patch[None])
             token = secrets.token_hex(8)
-            self.photos[token] = (rgb, found, _deg(head))
+            self.photos[token] = (rgb, found, np.asarray(head, np.float32).reshape(1, 2))
             while len(self.photos) > KEPT_PHOTOS:
                 self.photos.popitem(last=False)
         return {"source": f"photo:{token}", "input": png_data_url(normalized.patch), "gaze_deg": _deg(gaze),
@@ -204,8 +213,11 @@ class Session:
 
                 rgb, found, estimated_head = self.photos[key]
                 normalized = found.normalized
+                kept = head_kept(head, estimated_head)
+                if kept:
+                    head = estimated_head
                 out = self.runner.redirect(normalized.patch[None], gaze, head)[0]
-                if np.allclose(_deg(head), estimated_head, atol=0.011):  # head kept: only the eyes change
+                if kept:  # only the eyes change
                     region = found.eye_region()
                     out = appearance.keep_outside(normalized.patch, out, region)
                     pasted = normalization.paste_back(rgb, normalized, out, mask=region)
