@@ -6,7 +6,7 @@ For each preset (weights from --model, any model the tools take, when its size m
 does not depend on the values) and thread count, measures the `redirect` path: latency per
 image at batch 1 (median) and images/s at batch 8, file sizes, FLOPs per image and the
 achieved FLOP/s as a fraction of the float32 matmul rate measured in the same process with
-the same thread count. Prints a Markdown table (paste into export/README.md).
+the same thread count. Prints a Markdown table (paste into docs/export.md).
 """
 
 import json

@@ -6,7 +6,7 @@ Standalone: needs only numpy, opencv-python(-headless) and ai-edge-litert, like 
     python export/redirect_image.py --model redirector_float32.tflite --image face.png \
         --gaze_deg 10 -20 --head_deg 0 15 --out redirected.png
 
-The input should be a normalized face patch (see export/README.md); --crop X Y W H cuts a
+The input should be a normalized face patch (see docs/export.md); --crop X Y W H cuts a
 region out of a larger photo first. The image is centre-cropped to a square and resized to
 the model's size. Angles are pitch and yaw in degrees here (the model itself takes
 radians); a target left out keeps the model's own estimate. Writes a PNG with the input and

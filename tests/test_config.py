@@ -137,8 +137,24 @@ def test_model_config_dict_is_unchanged():
     """The dict stored in .keras files: these keys, lists for tuples."""
     d = preset("tiny").to_dict()
     assert list(d) == ["image_size", "channels", "face_dim", "split_dim", "id_dim", "rot_dim", "head_hidden",
-                       "groups", "disc_channels", "decoder", "flow_stride", "separable_stages", "upsample"]
+                       "groups", "disc_channels", "decoder", "flow_stride", "separable_stages", "upsample",
+                       "camera_distance_mm"]
     assert d["channels"] == [16, 32, 64] and ModelConfig.from_dict(d) == preset("tiny")
+
+
+def test_a_run_records_its_data_camera_distance():
+    from tfredirect.config import CAMERA_DISTANCE_MM, run_model_config
+    from tfredirect.data import synthgaze_render
+
+    assert CAMERA_DISTANCE_MM["synthgaze"] == synthgaze_render.DISTANCE == 720.0
+    assert TrainConfig(out_dir="x").model_config().camera_distance_mm == 720.0
+    assert TrainConfig(out_dir="x", data="xgaze", data_path="a.h5").model_config().camera_distance_mm == 600.0
+    assert run_model_config("tiny", "sted", decoder="move") == preset("tiny", decoder="move", camera_distance_mm=600.0)
+    # a model stored before the field existed was trained on SynthGaze: it reads back at 720 mm
+    old = {k: v for k, v in preset("tiny").to_dict().items() if k != "camera_distance_mm"}
+    assert ModelConfig.from_dict(old).camera_distance_mm == 720.0
+    with pytest.raises(ValueError, match="camera_distance_mm must be positive"):
+        preset("tiny", camera_distance_mm=0.0)
 
 
 @pytest.mark.parametrize("build, message", [

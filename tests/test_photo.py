@@ -53,3 +53,34 @@ def test_moved_pixels_need_the_warp_decoder(astronaut, tiny_redirector):
     assert tiny_redirector.config.decoder == "rgb"
     with pytest.raises(ValueError, match="warp decoder"):
         photo.redirect_patch(tiny_redirector, faces[0], eye_pixels="moved")
+
+
+def _eye_centres(photo_face):
+    """The two eye centres (eye-corner midpoints) of a photo face in its normalized patch, px."""
+    pts = normalization.to_patch(photo_face.normalized, photo_face.mesh.mesh[:, :2])
+    return np.array([pts[[33, 133]].mean(0), pts[[362, 263]].mean(0)])
+
+
+def test_photos_are_normalized_at_the_scale_of_the_training_faces(astronaut):
+    from tfredirect.config import CAMERA_DISTANCE_MM
+    from tfredirect.data.synthgaze import SynthGaze
+
+    ds = SynthGaze(size=64, seed=0)
+    pids = ds.persons("test")[:16]
+    zeros = np.zeros((len(pids), 2), np.float32)
+    _, masks = ds.render_target(pids, [0] * len(pids), gaze=zeros, head=zeros, return_masks=True)
+    xs, ys = np.meshgrid(np.arange(64), np.arange(64))
+    synth = []
+    for eye in masks["eye"]:
+        halves = [eye * (xs < 32), eye * (xs >= 32)]
+        synth.append([[np.sum(h * xs) / h.sum(), np.sum(h * ys) / h.sum()] for h in halves])
+    synth = np.mean(synth, axis=0)
+    synth_iod = np.linalg.norm(synth[1] - synth[0])
+    at = {d: _eye_centres(photo.find_faces(astronaut, 64, distance=d)[0]) for d in (600.0, CAMERA_DISTANCE_MM["synthgaze"])}
+    iod = {d: np.linalg.norm(e[1] - e[0]) for d, e in at.items()}
+    # the patch scales as 1/distance about its centre
+    assert iod[720.0] / iod[600.0] == pytest.approx(600 / 720, rel=0.01)
+    # at SynthGaze's distance a real face's eyes are where the training faces' are (1.5 px at 64 px);
+    # at ETH-XGaze's 600 mm they are a fifth further apart
+    assert abs(iod[720.0] / synth_iod - 1) < 0.06 and iod[600.0] / synth_iod > 1.18
+    assert np.abs(at[720.0] - synth).max() < 1.5

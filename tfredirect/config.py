@@ -40,6 +40,10 @@ class ModelConfig:
     # where a decoder stage doubles the resolution: "first" (both convolutions at the new size)
     # or "mid" (after the first convolution, which then costs a quarter)
     upsample: str = "first"
+    # the normalized camera of the faces it was trained on (focal 960 px per 224 px of image at
+    # this distance): photos are normalized the same way, so that their faces have the training
+    # faces' size and place (CAMERA_DISTANCE_MM)
+    camera_distance_mm: float = 720.0
 
     def __post_init__(self):
         if self.image_size not in SUPPORTED_SIZES:
@@ -69,6 +73,8 @@ class ModelConfig:
                              f"got {self.separable_stages}")
         if self.upsample not in UPSAMPLE:
             raise ValueError(f"upsample must be 'first' or 'mid', got {self.upsample!r}")
+        if not self.camera_distance_mm > 0:
+            raise ValueError(f"camera_distance_mm must be positive, got {self.camera_distance_mm}")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "disc_channels", tuple(int(c) for c in self.disc_channels))
 
@@ -259,6 +265,19 @@ def preset(name, **overrides):
 
 STRATEGIES = ("default", "one_device", "mirrored", "multiworker")
 DATA_SOURCES = ("synthgaze", "xgaze", "sted", "folder")
+# Normalized camera distance of each source's faces, in mm (focal 960 px per 224 px): SynthGaze
+# renders at 720 (synthgaze_render.DISTANCE); ETH-XGaze's patches are normalized at 600, and the
+# other readers are taken to follow it. A face normalized at 600 mm is 1.2 times the size of a
+# SynthGaze face, so a SynthGaze-trained model sees photos normalized at 720.
+CAMERA_DISTANCE_MM = {"synthgaze": 720.0, "xgaze": 600.0, "sted": 600.0, "folder": 600.0}
+
+
+def run_model_config(preset_name, data="synthgaze", **overrides):
+    """The ModelConfig a training run on `data` builds: its preset, the MODEL_OVERRIDES it sets
+    and the data's camera distance."""
+    if data not in CAMERA_DISTANCE_MM:
+        raise ValueError(f"unknown data source {data!r}; choose one of {DATA_SOURCES}")
+    return preset(preset_name, camera_distance_mm=CAMERA_DISTANCE_MM[data], **overrides)
 # Fields that moved out of `loss` (config.json of older runs): name there -> (section, name)
 _MOVED_FROM_LOSS = {"gan_start": ("gan", "start"), "gan_warmup": ("gan", "warmup"),
                     "gaze_prob": ("swap", "gaze_prob"), "id_swap_prob": ("swap", "id_swap_prob")}
@@ -385,8 +404,9 @@ class TrainConfig:
         return self.from_dict(merge(self.to_dict(), overrides))
 
     def model_config(self):
-        """The run's ModelConfig: the preset's size with the decoder choice applied."""
-        return preset(self.preset, **{k: getattr(self, k) for k in MODEL_OVERRIDES})
+        """The run's ModelConfig: the preset's size with the decoder choice and the data's
+        camera distance applied."""
+        return run_model_config(self.preset, self.data, **{k: getattr(self, k) for k in MODEL_OVERRIDES})
 
 
 # The recipes behind tools/flags/*.flags: every field a recipe sets (the rest are the defaults).

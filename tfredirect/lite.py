@@ -11,6 +11,8 @@ Same methods as the Keras `Redirector` on uint8 images:
 
 import numpy as np
 
+from tfredirect.config import CAMERA_DISTANCE_MM
+
 IMAGE, TARGET_GAZE, TARGET_HEAD = "image", "target_gaze", "target_head"
 SOURCE_GAZE, SOURCE_HEAD = "source_gaze", "source_head"
 REDIRECTED, GAZE, HEAD = "redirected", "gaze", "head"
@@ -19,10 +21,14 @@ REDIRECTED, GAZE, HEAD = "redirected", "gaze", "head"
 class LiteRedirector:
     """A TFLite redirector with the `estimate` and `redirect` signatures of tfredirect.serving."""
 
-    def __init__(self, path, num_threads=2):
+    def __init__(self, path, num_threads=2, camera_distance_mm=CAMERA_DISTANCE_MM["synthgaze"]):
+        """camera_distance_mm: the normalized camera distance of the faces the model was trained
+        on (a .tflite file does not record it; the export.json beside it does), at which
+        photos are normalized for it."""
         from ai_edge_litert.interpreter import Interpreter
 
         self.path = path
+        self.camera_distance_mm = float(camera_distance_mm)
         try:
             self.interpreter = Interpreter(model_path=path, num_threads=int(num_threads))
         except ValueError as err:

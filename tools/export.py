@@ -10,7 +10,7 @@ artifacts are written to a temporary folder renamed into place at the end; an ex
 the Keras model on --check_images held-out SynthGaze images (tfredirect.serving.parity:
 budgets per format); the report is printed and kept in export.json. Each artifact converted
 and checked is reported on stderr with its time (--verbose). The on-device contract
-(signatures, tensors, conventions) is in export/README.md.
+(signatures, tensors, conventions) is in docs/export.md.
 """
 
 import json

@@ -48,7 +48,8 @@ flags.DEFINE_enum("keep", "auto", ["auto", "eyes", "face"], "What changes: 'eyes
 flags.DEFINE_string("calibration", None, "OpenCV XML/YAML with camera_matrix and cam_distortion.")
 flags.DEFINE_string("face_model", None, "3-D model (mm) of the 5 or 6 landmarks instead of the generic one: a text "
                     "file of K rows x y z or 3 rows of K (MPIIFaceGaze's faceModelGeneric.txt layout).")
-flags.DEFINE_float("distance_mm", 600.0, "Normalized camera distance in mm (ETH-XGaze: 600).")
+flags.DEFINE_float("distance_mm", None, "Normalized camera distance in mm; default: the model's, that of the "
+                   "faces it was trained on (SynthGaze: 720, ETH-XGaze: 600), so the face has their size.")
 flags.DEFINE_string("out_dir", ".", "Output folder.")
 flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
 flags.DEFINE_integer("verbose", 1, "0: print only what was written (and warnings), 1: also the faces found and the "
@@ -75,7 +76,7 @@ flags.register_validator("face", lambda v: v in ("largest", "all") or v.isdigit(
                          message="expected 'largest', 'all' or a face index (0 is the largest)")
 cli.check_flag("gaze_deg", pitch_yaw_deg)
 cli.check_flag("head_deg", pitch_yaw_deg)
-flags.register_validator("distance_mm", lambda v: v > 0, message="expected a positive distance in mm")
+flags.register_validator("distance_mm", lambda v: v is None or v > 0, message="expected a positive distance in mm")
 
 
 def read_landmarks(spec):
@@ -144,7 +145,7 @@ def main(argv):
         model = load_generator(F.model)
         faces = photo_path.find_faces(photo, model.image_size, camera=camera, landmarks=landmarks,
                                       face_model=face_model, detector=F.detector, which=F.face, source=F.image,
-                                      distance=F.distance_mm)
+                                      distance=F.distance_mm or model.camera_distance_mm)
         pasted, results = photo_path.redirect_photo(model, photo, faces, target_gaze=gaze, target_head=head,
                                                     keep=F.keep)
         nf = faces[0].normalized
@@ -168,7 +169,8 @@ def main(argv):
     for pf in faces if F.verbose else ():
         where = ("box x,y,w,h " + ",".join(str(int(round(v))) for v in pf.mesh.box)) if pf.mesh else "given landmarks"
         print(f"{F.image}: face {pf.index} of {pf.found} found (0 is the largest; {where}) normalized to "
-              f"{model.image_size}x{model.image_size}; head pose from the landmarks {deg(pf.normalized.head)}")
+              f"{model.image_size}x{model.image_size} at {F.distance_mm or model.camera_distance_mm:g} mm; head pose from "
+              f"the landmarks {deg(pf.normalized.head)}")
     if F.verbose:
         print(f"model estimates gaze {deg(est_gaze)}, head {deg(est_head)} (face {faces[0].index})")
         print(f"targets: gaze {deg(gaze) if gaze is not None else 'kept'}, "

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from tfredirect import face, facemesh, geometry, metrics, normalization, photo
+from tfredirect.config import CAMERA_DISTANCE_MM
 
 EYEBALL_RADIUS_MM, EYE_WIDTH_MM = 12.0, 30.0
 SHEET_CELL = 128
@@ -109,11 +110,12 @@ class ReferenceMove:
     each eye opening of the photo sideways (yaw) or up and down (pitch) by the geometric
     shift, nothing else. What the judges read for it is what a perfect gaze change reads:
     the iris shift they measure and the mesh drift they show even when only the eyes change.
-    image_size: the normalized patch whose eye region bounds the rest PSNR, as a model's
-    patch does (the move itself is drawn on the photo)."""
+    image_size, camera_distance_mm: the normalized patch whose eye region bounds the rest
+    PSNR, as a model's patch does (the move itself is drawn on the photo)."""
 
-    def __init__(self, image_size=64):
+    def __init__(self, image_size=64, camera_distance_mm=CAMERA_DISTANCE_MM["synthgaze"]):
         self.image_size = int(image_size)
+        self.camera_distance_mm = float(camera_distance_mm)
 
 
 def _reference_photo(case_image, mesh, p_deg, y_deg):
@@ -136,7 +138,8 @@ def _reference_photo(case_image, mesh, p_deg, y_deg):
 def measure(model, case, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="decoded"):
     """(metrics dict, sheet row [input, yaw +Y, yaw -Y, pitch +P, pitch -P] face crops) for
     one case."""
-    pf = photo.find_faces(case.image, model.image_size, camera=case.camera, source=case.name)[0]
+    pf = photo.find_faces(case.image, model.image_size, camera=case.camera, source=case.name,
+                          distance=model.camera_distance_mm)[0]
     mesh_in = pf.mesh
     eih = {"left": (0.0, yaw_deg), "right": (0.0, -yaw_deg), "up": (pitch_deg, 0.0), "down": (-pitch_deg, 0.0)}
     outputs, judged = {}, {}

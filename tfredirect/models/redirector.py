@@ -58,6 +58,11 @@ class Redirector(keras.Model):
     def image_size(self):
         return self.config.image_size
 
+    @property
+    def camera_distance_mm(self):
+        """The normalized camera distance of its training faces: photos are normalized at it."""
+        return self.config.camera_distance_mm
+
     def build(self, input_shape=None):
         for sub in (self.encoder, self.iad, self.decoder):
             sub.build()

@@ -32,12 +32,13 @@ def _restore(prefix, cfg, config_path):
     position and shape, so a checkpoint of another preset is refused, never half-loaded."""
     import tensorflow as tf
 
-    from tfredirect.config import MODEL_OVERRIDES, preset
+    from tfredirect.config import MODEL_OVERRIDES, run_model_config
     from tfredirect.models import Redirector
 
     preset_name = cfg["preset"]
     try:
-        model_cfg = preset(preset_name, **{k: cfg[k] for k in MODEL_OVERRIDES if k in cfg})
+        model_cfg = run_model_config(preset_name, cfg.get("data", "synthgaze"),
+                                     **{k: cfg[k] for k in MODEL_OVERRIDES if k in cfg})
     except ValueError as err:
         raise ValueError(f"{config_path}: {err}") from None
     generator = Redirector(model_cfg, name="generator")

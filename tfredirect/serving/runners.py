@@ -13,6 +13,7 @@ class KerasRunner:
 
         self.model = model
         self.image_size = model.image_size
+        self.camera_distance_mm = model.camera_distance_mm
         s = self.image_size
         image = tf.TensorSpec((None, s, s, 3), tf.uint8)
         angle = tf.TensorSpec((None, 2), tf.float32)

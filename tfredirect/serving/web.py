@@ -69,7 +69,7 @@ def tflite_runner(model, num_threads=2):
     path = os.path.join(folder.name, export_lib.tflite_filename("none"))
     with open(path, "wb") as fh:
         fh.write(export_lib.convert_tflite(saved, "none"))
-    runner = LiteRedirector(path, num_threads=num_threads)
+    runner = LiteRedirector(path, num_threads=num_threads, camera_distance_mm=model.camera_distance_mm)
     runner.folder = folder
     return runner
 
@@ -180,7 +180,8 @@ class Session:
         rgb = decode_upload(data, name)
         with self.lock:
             try:
-                found = photo.find_faces(rgb, self.runner.image_size, source=name)[0]
+                found = photo.find_faces(rgb, self.runner.image_size, source=name,
+                                         distance=self.runner.camera_distance_mm)[0]
                 normalized = found.normalized
             except face.NoFaceError as err:
                 raise RequestError(f"{err}; upload a photo with a clearly visible face", 422) from None
