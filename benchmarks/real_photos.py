@@ -31,6 +31,8 @@ flags.DEFINE_enum("keep", "auto", ["auto", "eyes", "face"], "What is pasted back
                   "the tools' default for a gaze change) or the whole face.")
 flags.DEFINE_enum("eye_pixels", "decoded", ["decoded", "moved"], "Inside the eye regions: the decoder's output or "
                   "the warp decoder's moved input pixels only.")
+flags.DEFINE_float("distance_mm", None, "Normalized camera distance of the photos, mm; default: the model's (that of "
+                   "its training faces).", lower_bound=1)
 flags.DEFINE_list("mpii_examples", [], "Folders in the MPIIFaceGaze example layout.")
 flags.DEFINE_list("photos", [], "More photos (JPEG/PNG), one face each; the default camera.")
 flags.DEFINE_bool("variants", True, "Add each photo's mirror image and a half-size copy.")
@@ -60,13 +62,15 @@ def main(argv):
             from tfredirect.serving.checkpoints import load_generator
 
             model = load_generator(F.model)
-        rows, summary, sheet = real_photos.run(model, cases, F.yaw_deg, F.pitch_deg, F.keep, F.eye_pixels)
+        rows, summary, sheet = real_photos.run(model, cases, F.yaw_deg, F.pitch_deg, F.keep, F.eye_pixels,
+                                             F.distance_mm)
     except (ValueError, OSError, IndexError) as err:
         print(f"real_photos.py: error: {err}", file=sys.stderr)
         return 1
     table = real_photos.format_table(rows, summary)
     os.makedirs(F.out_dir, exist_ok=True)
-    settings = {"model": F.model, "keep": F.keep, "eye_pixels": F.eye_pixels}
+    settings = {"model": F.model, "keep": F.keep, "eye_pixels": F.eye_pixels,
+                "distance_mm": F.distance_mm or model.camera_distance_mm}
     # written aside, renamed in only when all three are written
     with contextlib.ExitStack() as stack:
         tmp = {k: stack.enter_context(fileio.atomic_path(p, F.overwrite)) for k, p in outputs.items()}

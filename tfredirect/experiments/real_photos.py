@@ -135,11 +135,11 @@ def _reference_photo(case_image, mesh, p_deg, y_deg):
     return out
 
 
-def measure(model, case, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="decoded"):
+def measure(model, case, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="decoded", distance_mm=None):
     """(metrics dict, sheet row [input, yaw +Y, yaw -Y, pitch +P, pitch -P] face crops) for
-    one case."""
+    one case; the photo is normalized at distance_mm, by default the model's own."""
     pf = photo.find_faces(case.image, model.image_size, camera=case.camera, source=case.name,
-                          distance=model.camera_distance_mm)[0]
+                          distance=distance_mm or model.camera_distance_mm)[0]
     mesh_in = pf.mesh
     eih = {"left": (0.0, yaw_deg), "right": (0.0, -yaw_deg), "up": (pitch_deg, 0.0), "down": (-pitch_deg, 0.0)}
     outputs, judged = {}, {}
@@ -221,13 +221,13 @@ def format_table(rows, summary):
     return "\n".join([head] + [line(r) for r in rows] + [mean, target])
 
 
-def run(model, cases, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="decoded"):
+def run(model, cases, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="decoded", distance_mm=None):
     """(rows, summary, sheet image) over the cases."""
     from tfredirect import visualize
 
     rows, sheet = [], []
     for case in cases:
-        result, row = measure(model, case, yaw_deg, pitch_deg, keep, eye_pixels)
+        result, row = measure(model, case, yaw_deg, pitch_deg, keep, eye_pixels, distance_mm)
         rows.append(result)
         sheet.append(row)
     return rows, summarize(rows, yaw_deg, pitch_deg), visualize.tile(sheet)
