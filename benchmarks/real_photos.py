@@ -29,8 +29,9 @@ flags.DEFINE_float("pitch_deg", 15.0, "Eye-in-head pitch of the up/down outputs,
                    upper_bound=35)
 flags.DEFINE_enum("keep", "auto", ["auto", "eyes", "face"], "What is pasted back: the eye regions only (auto, "
                   "the tools' default for a gaze change) or the whole face.")
-flags.DEFINE_enum("eye_pixels", "decoded", ["decoded", "moved"], "Inside the eye regions: the decoder's output or "
-                  "the warp decoder's moved input pixels only.")
+flags.DEFINE_enum("eye_pixels", "decoded", ["decoded", "moved", "photo"], "Inside the eye regions: the decoder's "
+                  "output (decoded), the warp decoder's moved input pixels only (moved), or the warping decoders' "
+                  "composition redone on the photo's own pixels at its resolution (photo).")
 flags.DEFINE_float("distance_mm", None, "Normalized camera distance of the photos, mm; default: the model's (that of "
                    "its training faces).", lower_bound=1)
 flags.DEFINE_list("mpii_examples", [], "Folders in the MPIIFaceGaze example layout.")

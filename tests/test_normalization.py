@@ -184,3 +184,34 @@ def test_paste_back_only_touches_the_face_and_handles_other_patch_sizes():
     with pytest.raises(ValueError, match="photo"):
         normalization.paste_back(IMAGE[:10], out, out.patch)
     assert normalization.face_mask(32)[0].max() == 0 and normalization.face_mask(32)[16, 16] == 1
+
+
+def test_paste_moved_composes_the_decoder_output_from_the_photos_own_pixels():
+    position = np.array([0.0, 0.0, 700.0])
+    lm = _synthetic_view(_looking_along(-position), position, CAM)
+    ramp = np.broadcast_to((np.arange(640) * 0.35)[None, :, None], (480, 640, 3)).round().astype(np.uint8).copy()
+    out = normalization.normalize(ramp, lm, MODEL, CAM, 64)
+    mask = normalization.face_mask(64)
+    still, one = np.zeros((64, 64, 2), np.float32), np.ones((64, 64), np.float32)
+    grey = np.full((64, 64, 3), 100, np.uint8)
+    c = np.round(lm.mean(axis=0)).astype(int)
+    centre = np.s_[c[1] - 5:c[1] + 5, c[0] - 5:c[0] + 5]
+
+    kept = normalization.paste_moved(ramp, out, still, one, grey, mask)
+    assert np.abs(kept.astype(int) - ramp).max() <= 1  # no flow, all moved: the photo itself
+    # the mask's zeros keep the photo exactly
+    outside = normalization.paste_back(ramp, out, grey, mask=mask).astype(int) == ramp
+    assert np.array_equal(kept[outside.all(-1)], ramp[outside.all(-1)])
+
+    # a flow of 8 patch pixels to the right samples the photo 8 * magnification pixels further
+    shifted = normalization.paste_moved(ramp, out, still + [8.0, 0.0], one, grey, mask)
+    expect = 0.35 * 8 * out.magnification
+    assert abs(np.mean(shifted[centre].astype(float) - ramp[centre]) - expect) < 0.1 * expect
+
+    painted = normalization.paste_moved(ramp, out, still, 0 * one, grey, mask)
+    assert np.array_equal(painted[centre], np.full_like(painted[centre], 100))
+    # a gain of 2 doubles (value + 1) in the model's [-1, 1] range, i.e. the 0-255 level: 100 -> 200
+    relit = normalization.paste_moved(ramp, out, still, 0 * one, grey, mask, gain=2 * one)
+    assert np.array_equal(relit[centre], np.full_like(relit[centre], 200))
+    with pytest.raises(ValueError, match="patch's size"):
+        normalization.paste_moved(ramp, out, still[:32], one, grey, mask)

@@ -51,8 +51,34 @@ def test_settings_that_cannot_work_are_refused(astronaut, tiny_redirector):
 def test_moved_pixels_need_the_warp_decoder(astronaut, tiny_redirector):
     faces = photo.find_faces(astronaut, 32)
     assert tiny_redirector.config.decoder == "rgb"
-    with pytest.raises(ValueError, match="warp decoder"):
-        photo.redirect_patch(tiny_redirector, faces[0], eye_pixels="moved")
+    for mode in ("moved", "photo"):
+        with pytest.raises(ValueError, match="warping decoder"):
+            photo.redirect_patch(tiny_redirector, faces[0], eye_pixels=mode)
+
+
+def test_photo_resolution_eyes_touch_only_the_eye_regions(astronaut):
+    """eye_pixels="photo" redoes the move decoder's composition on the photo's pixels: the
+    photo outside the eye regions stays exact, and an untrained model (flow 0, blend and gain
+    near their starting values) leaves the eyes close to the photo, at its sharpness."""
+    import keras
+
+    from tfredirect.config import preset
+    from tfredirect.models import Redirector
+
+    keras.utils.set_random_seed(0)
+    model = Redirector(preset("tiny", decoder="move"))
+    model.build()
+    faces = photo.find_faces(astronaut, 32)
+    target = np.radians([[0.0, -20.0]]).astype(np.float32)
+    sharp, _ = photo.redirect_photo(model, astronaut, faces, target_gaze=target, eye_pixels="photo")
+    coarse, _ = photo.redirect_photo(model, astronaut, faces, target_gaze=target, eye_pixels="decoded")
+    region = faces[0].eye_region()
+    reach = normalization.paste_back(np.zeros_like(astronaut), faces[0].normalized,
+                                     np.full((32, 32, 3), 255, np.uint8), mask=region)[..., 0] > 0
+    reach = cv2.dilate(reach.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert np.array_equal(sharp[~reach], astronaut[~reach])
+    inside = np.abs(sharp[reach].astype(float) - astronaut[reach]).mean()
+    assert inside < np.abs(coarse[reach].astype(float) - astronaut[reach]).mean()
 
 
 def _eye_centres(photo_face):

@@ -5,15 +5,17 @@ was. `eye_region` is a feathered mask over the two eyes of a normalized patch, f
 margins of the face mesh (or any outline of each eye); `keep_outside` makes the redirected
 patch equal to the input outside it, by construction, and `normalization.paste_back` with
 the same mask leaves the photo untouched there. Inside, `EYE_PIXELS` says what fills the
-region: the decoder's output (`decoded`) or only the input's own pixels moved by the warp
+region: the decoder's output (`decoded`), only the input's own pixels moved by the warp
 decoder's flow (`moved`), which keeps the person's iris colour and skin whatever the
-decoder has learned to paint.
+decoder has learned to paint, or the decoder's composition redone at the photo's
+resolution (`photo`: the photo's own pixels moved by the flow, blended with the decoded
+colour and re-lit, `normalization.paste_moved`), which keeps their sharpness.
 """
 
 import cv2
 import numpy as np
 
-EYE_PIXELS = ("decoded", "moved")
+EYE_PIXELS = ("decoded", "moved", "photo")
 GROW = 0.3  # the region reaches this many eye widths beyond the lid margins, then ...
 FEATHER = 0.3  # ... falls to 0 over this many eye widths
 

@@ -221,6 +221,49 @@ def face_mask(size, feather=0.15, axes=(0.42, 0.48)):
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
+def _photo_box(face):
+    """(x0, y0, x1, y1): the photo pixels the patch covers (its border mapped back through
+    W^-1 and the lens), or None when it covers none."""
+    t = np.linspace(-0.5, face.size - 0.5, 33)
+    edge = np.concatenate([np.stack([t, np.full_like(t, e)], 1) for e in (t[0], t[-1])] +
+                          [np.stack([np.full_like(t, e), t], 1) for e in (t[0], t[-1])])
+    border = face.camera.distort_points(np.stack(_apply_homography(np.linalg.inv(face.warp), *edge.T), 1))
+    h, w = face.image_shape
+    x0, y0 = np.maximum(np.floor(border.min(0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(border.max(0)).astype(int) + 2, (w, h))
+    return None if x1 <= x0 or y1 <= y0 else (x0, y0, x1, y1)
+
+
+def _to_patch_pixels(face, x, y):
+    """Photo pixels -> patch pixels (lens distortion removed, then W)."""
+    return _apply_homography(face.warp, *face.camera.undistort_points(np.stack([x, y], 1)).T)
+
+
+def _to_photo_pixels(face, x, y):
+    """Patch pixels -> photo pixels (W^-1, then the lens distortion)."""
+    return face.camera.distort_points(np.stack(_apply_homography(np.linalg.inv(face.warp), x, y), 1)).T
+
+
+def _check_photo(original, face):
+    original = np.asarray(original)
+    if original.shape[:2] != tuple(face.image_shape) or original.dtype != np.uint8 or original.ndim != 3:
+        raise ValueError(
+            f"original must be the uint8 {tuple(face.image_shape)} RGB photo, got {original.dtype} {original.shape}"
+        )
+    return original
+
+
+def _blend_into(original, box, content, alpha):
+    """A copy of `original` with `content` (float RGB 0-255 over the box) blended in by
+    `alpha` (box, 1); pixels where alpha is 0 keep their exact value."""
+    x0, y0, x1, y1 = box
+    out = original.copy()
+    region = out[y0:y1, x0:x1]
+    blended = np.rint(region * (1.0 - alpha) + content * alpha)
+    region[...] = np.where(alpha > 0, np.clip(blended, 0, 255), region).astype(np.uint8)
+    return out
+
+
 def paste_back(original, normalized_face, new_patch, feather=0.15, mask=None):
     """Warp `new_patch` (a redirected version of normalized_face.patch, uint8 RGB, any
     square size) back into the photo `original` with the inverse normalization warp (and
@@ -228,12 +271,8 @@ def paste_back(original, normalized_face, new_patch, feather=0.15, mask=None):
     the feathered elliptic face mask `face_mask`). Pixels where the mask is 0 are returned
     unchanged; returns a new uint8 RGB image."""
     face = normalized_face
-    original = np.asarray(original)
+    original = _check_photo(original, face)
     new_patch = np.asarray(new_patch)
-    if original.shape[:2] != tuple(face.image_shape) or original.dtype != np.uint8 or original.ndim != 3:
-        raise ValueError(
-            f"original must be the uint8 {tuple(face.image_shape)} RGB photo, got {original.dtype} {original.shape}"
-        )
     if new_patch.ndim != 3 or new_patch.shape[0] != new_patch.shape[1] or new_patch.shape[2] != 3:
         raise ValueError(f"new_patch must be a square (S, S, 3) RGB image, got {new_patch.shape}")
     scale = new_patch.shape[0] / face.size
@@ -243,26 +282,57 @@ def paste_back(original, normalized_face, new_patch, feather=0.15, mask=None):
     if mask.shape != new_patch.shape[:2]:
         raise ValueError(f"mask must be the patch's size {new_patch.shape[:2]}, got {mask.shape}")
 
-    # photo region covered by the patch: its border mapped back through W^-1 and the lens
-    t = np.linspace(-0.5, face.size - 0.5, 33)
-    edge = np.concatenate([np.stack([t, np.full_like(t, e)], 1) for e in (t[0], t[-1])] +
-                          [np.stack([np.full_like(t, e), t], 1) for e in (t[0], t[-1])])
-    border = face.camera.distort_points(np.stack(_apply_homography(np.linalg.inv(face.warp), *edge.T), 1))
-    h, w = face.image_shape
-    x0, y0 = np.maximum(np.floor(border.min(0)).astype(int) - 1, 0)
-    x1, y1 = np.minimum(np.ceil(border.max(0)).astype(int) + 2, (w, h))
-    if x1 <= x0 or y1 <= y0:
+    box = _photo_box(face)
+    if box is None:
         return original.copy()
+    x0, y0, x1, y1 = box
 
     def to_patch(x, y):
-        qx, qy = _apply_homography(face.warp, *face.camera.undistort_points(np.stack([x, y], 1)).T)
+        qx, qy = _to_patch_pixels(face, x, y)
         return (qx + 0.5) * scale - 0.5, (qy + 0.5) * scale - 0.5
 
     src = np.dstack([new_patch.astype(np.float32), mask])
     warped = _resample(src, to_patch, (y1 - y0, x1 - x0), _supersample(scale / face.magnification), origin=(x0, y0))
-    alpha = warped[..., 3:]
-    out = original.copy()
-    region = out[y0:y1, x0:x1]
-    blended = np.rint(region * (1.0 - alpha) + warped[..., :3] * alpha)
-    region[...] = np.where(alpha > 0, np.clip(blended, 0, 255), region).astype(np.uint8)
-    return out
+    return _blend_into(original, box, warped[..., :3], warped[..., 3:])
+
+
+def paste_moved(original, normalized_face, flow, blend, colour, mask, gain=None):
+    """A warping decoder's output composed at the photo's own resolution, so that the pixels
+    it moves keep the photo's sharpness instead of the patch's: each photo pixel under `mask`
+    takes the photo at its patch position moved by `flow`, blended with the decoded `colour`
+    by `blend` and re-lit by `gain`, as the decoder composes its patch.
+
+    flow (S, S, 2: dx, dy in patch pixels, the decoder's backward flow), blend and gain
+    (S, S) (gain default 1), colour (S, S, 3) uint8 and mask (S, S) in [0, 1], all at the
+    patch's size S; returns a new uint8 RGB photo, equal to `original` where the mask is 0."""
+    face = normalized_face
+    original = _check_photo(original, face)
+    size = face.size
+    gain = np.ones((size, size), np.float32) if gain is None else gain
+    maps = [np.asarray(flow, np.float32), np.asarray(blend, np.float32)[..., None],
+            np.asarray(gain, np.float32)[..., None], np.asarray(colour, np.float32),
+            np.asarray(mask, np.float32)[..., None]]
+    if any(m.shape[:2] != (size, size) for m in maps) or maps[0].shape[2] != 2 or maps[3].shape[2] != 3:
+        raise ValueError(f"flow, blend, gain, colour and mask must be the patch's size {size}x{size}, got "
+                         f"{[m.shape for m in maps]}")
+    box = _photo_box(face)
+    if box is None:
+        return original.copy()
+    x0, y0, x1, y1 = box
+    stack = np.dstack(maps)  # 2 + 1 + 1 + 3 + 1 channels, sampled 4 at a time (cv2.remap's limit)
+
+    def to_patch(x, y):
+        return _to_patch_pixels(face, x, y)
+
+    shape = (y1 - y0, x1 - x0)
+    sampled = np.dstack([_resample(np.ascontiguousarray(stack[..., i:i + 4]), to_patch, shape, 1, origin=(x0, y0))
+                         for i in (0, 4)])
+    alpha = sampled[..., 7:8]
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    qx, qy = to_patch(xs.ravel(), ys.ravel())
+    sx, sy = _to_photo_pixels(face, qx + sampled[..., 0].ravel(), qy + sampled[..., 1].ravel())
+    moved = cv2.remap(original, sx.reshape(shape).astype(np.float32), sy.reshape(shape).astype(np.float32),
+                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32) / 127.5 - 1.0
+    m, g, rgb = sampled[..., 2:3], sampled[..., 3:4], sampled[..., 4:7] / 127.5 - 1.0
+    composed = np.clip((m * moved + (1.0 - m) * rgb + 1.0) * g - 1.0, -1.0, 1.0)
+    return _blend_into(original, box, (composed + 1.0) * 127.5, alpha)

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 from typing import Optional
 
+import cv2
 import numpy as np
 
 from tfredirect import appearance, face, facemesh, normalization
@@ -59,11 +60,14 @@ def find_faces(image_rgb, size, camera=None, landmarks=None, face_model=None, de
 
 
 def redirect_patch(model, photo_face, target_gaze=None, target_head=None, keep="auto", eye_pixels="decoded"):
-    """(patch, mask): the redirected patch of `photo_face` and the mask to paste it with.
+    """(patch, mask, parts): the redirected patch of `photo_face`, the mask to paste it
+    with, and the decoder's parts (None unless eye_pixels is "moved" or "photo").
 
     keep: "eyes" keeps the input outside the eye regions (needs a mesh), "face" pastes the
     whole face, "auto" is "eyes" when there is a mesh and no head target. eye_pixels:
-    "decoded" (the model's output) or "moved" (the warp decoder's moved input pixels only)."""
+    "decoded" (the model's output), "moved" (the warp decoder's moved input pixels only) or
+    "photo" (the warping decoders' composition redone at the photo's resolution when pasted
+    back)."""
     if keep not in KEEP:
         raise ValueError(f"keep must be one of {KEEP}, got {keep!r}")
     if eye_pixels not in appearance.EYE_PIXELS:
@@ -73,18 +77,26 @@ def redirect_patch(model, photo_face, target_gaze=None, target_head=None, keep="
     if keep == "eyes" and photo_face.mesh is None:
         raise ValueError("keeping all but the eyes needs the face mesh (not given landmarks or MTCNN's points)")
     patch = photo_face.normalized.patch
-    parts = model.redirect(patch[None], target_gaze=target_gaze, target_head=target_head,
-                           return_parts=eye_pixels == "moved")
-    if eye_pixels == "moved":
+    wants_parts = eye_pixels != "decoded"
+    parts = model.redirect(patch[None], target_gaze=target_gaze, target_head=target_head, return_parts=wants_parts)
+    if wants_parts:
         if "warped" not in parts:
-            raise ValueError("eye_pixels='moved' needs a model with the warp decoder")
-        out = np.asarray(parts["warped"])[0]
+            raise ValueError(f"eye_pixels={eye_pixels!r} needs a model with a warping decoder (warp or move)")
+        parts = {k: np.asarray(v)[0] for k, v in parts.items()}
+        out = parts["warped"] if eye_pixels == "moved" else parts["image"]
     else:
-        out = np.asarray(parts)[0]
-    if keep == "face":
-        return out, normalization.face_mask(out.shape[0])
-    region = photo_face.eye_region()
-    return appearance.keep_outside(patch, out, region), region
+        out, parts = np.asarray(parts)[0], None
+    mask = normalization.face_mask(out.shape[0]) if keep == "face" else photo_face.eye_region()
+    if keep == "eyes":
+        out = appearance.keep_outside(patch, out, mask)
+    return out, mask, parts if eye_pixels == "photo" else None
+
+
+def _full_flow(coarse, size):
+    """The decoder's coarse flow bilinearly upsampled to the patch, as the decoder does."""
+    if coarse.shape[0] == size:
+        return coarse
+    return cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
 def redirect_photo(model, image_rgb, photo_faces, target_gaze=None, target_head=None, keep="auto",
@@ -93,7 +105,12 @@ def redirect_photo(model, image_rgb, photo_faces, target_gaze=None, target_head=
     the targets ((1, 2) radians or None) and pasted back into a copy of the photo."""
     pasted, patches = np.asarray(image_rgb)[..., :3].copy(), []
     for pf in photo_faces:
-        out, mask = redirect_patch(model, pf, target_gaze, target_head, keep, eye_pixels)
-        pasted = normalization.paste_back(pasted, pf.normalized, out, mask=mask)
+        out, mask, parts = redirect_patch(model, pf, target_gaze, target_head, keep, eye_pixels)
+        if parts is None:
+            pasted = normalization.paste_back(pasted, pf.normalized, out, mask=mask)
+        else:
+            pasted = normalization.paste_moved(pasted, pf.normalized, _full_flow(parts["flow"], out.shape[0]),
+                                               parts["mask"][..., 0], parts["rgb"], mask,
+                                               gain=parts["gain"][..., 0] if "gain" in parts else None)
         patches.append(out)
     return pasted, patches
