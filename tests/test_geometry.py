@@ -99,3 +99,19 @@ def test_eye_in_head_agrees_with_synthgaze_labels():
     # another sample's gaze under this head often is not a face that can exist
     swapped = geometry.within_eye_range(np.roll(gaze, 1, 0), head, EYE_IN_HEAD_RANGE)
     assert 0.3 < swapped.mean() < 0.8
+
+
+def test_iris_shift_known_values():
+    """An eyeball of radius r turned from straight ahead to yaw Y moves its iris r*sin(Y) to
+    the image's left; to pitch P, r*sin(P) up; turning back undoes it."""
+    zero = np.zeros((1, 2), "float32")
+    yaw = np.array([[0.0, math.radians(20)]], "float32")
+    pitch = np.array([[math.radians(15), 0.0]], "float32")
+    np.testing.assert_allclose(np.asarray(geometry.iris_shift(zero, yaw, 4.0)), [[-4 * math.sin(math.radians(20)), 0]],
+                               atol=1e-6)
+    np.testing.assert_allclose(np.asarray(geometry.iris_shift(zero, pitch, 4.0)),
+                               [[0, -4 * math.sin(math.radians(15))]], atol=1e-6)
+    a, b = _angles(8, 1) / 3, _angles(8, 2) / 3
+    there, back = np.asarray(geometry.iris_shift(a, b, 3.0)), np.asarray(geometry.iris_shift(b, a, 3.0))
+    np.testing.assert_allclose(there, -back, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(geometry.iris_shift(a, a, 3.0)), 0.0)

@@ -13,6 +13,7 @@ import dataclasses
 import json
 
 SUPPORTED_SIZES = (32, 64, 128)
+NORMALIZED_FOCAL_224 = 960.0  # focal length (px) of the normalized camera for a 224 px patch (ETH-XGaze)
 UPSAMPLE = ("first", "mid")  # where a decoder stage doubles its resolution (ModelConfig.upsample)
 # decoder outputs (models.decoder): decoded colour, warp + colour, warp + anchored colour + gain
 DECODER_OUTPUTS = ("rgb", "warp", "move")
@@ -44,6 +45,10 @@ class ModelConfig:
     # this distance): photos are normalized the same way, so that their faces have the training
     # faces' size and place (CAMERA_DISTANCE_MM)
     camera_distance_mm: float = 720.0
+    # warp decoders: the eyeball radius (mm) of the geometric gaze flow, which moves the pixels
+    # the decoder marks as eyeball by the iris's own displacement for the requested gaze change
+    # (geometry.gaze_shift); 0 = no geometric flow, every move is learned
+    gaze_flow_mm: float = 0.0
 
     def __post_init__(self):
         if self.image_size not in SUPPORTED_SIZES:
@@ -75,6 +80,10 @@ class ModelConfig:
             raise ValueError(f"upsample must be 'first' or 'mid', got {self.upsample!r}")
         if not self.camera_distance_mm > 0:
             raise ValueError(f"camera_distance_mm must be positive, got {self.camera_distance_mm}")
+        if not 0 <= self.gaze_flow_mm <= 30:
+            raise ValueError(f"gaze_flow_mm must be an eyeball radius in mm in [0, 30] (0 = off), got {self.gaze_flow_mm}")
+        if self.gaze_flow_mm and self.decoder == "rgb":
+            raise ValueError("gaze_flow_mm needs a warping decoder (decoder='warp' or 'move'), got decoder='rgb'")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "disc_channels", tuple(int(c) for c in self.disc_channels))
 
@@ -253,7 +262,7 @@ PRESETS = {
 
 
 # ModelConfig fields that a training run may set on top of its preset (TrainConfig fields too)
-MODEL_OVERRIDES = ("decoder", "flow_stride")
+MODEL_OVERRIDES = ("decoder", "flow_stride", "gaze_flow_mm")
 
 
 def preset(name, **overrides):
@@ -330,6 +339,10 @@ class TrainConfig:
                           "own colours, re-lit by a brightness gain).", choices=DECODER_OUTPUTS)
     flow_stride: int = _field(2, "Warp decoder (ModelConfig.flow_stride): predict the flow at image size / "
                               "flow_stride, then upsample.", min=1)
+    gaze_flow_mm: float = _field(0.0, "Warp decoders (ModelConfig.gaze_flow_mm): eyeball radius in mm of the "
+                                 "geometric gaze flow, which moves the pixels the decoder marks as eyeball by the "
+                                 "iris's displacement for the gaze change; 0 = every move is learned.",
+                                 min=0.0, max=30.0)
     precision: str = _field("float32", "Compute dtype of encoder, decoder and discriminator (IAD, CAS, losses and "
                             "the saved model stay float32).", choices=("float32", "mixed_bfloat16"))
     loss: LossConfig = _section(LossConfig, "w_", "Loss weights.")

@@ -71,6 +71,15 @@ def pitchyaw_to_vector(pitch_yaw):
     )
 
 
+def iris_shift(source, target, radius_px):
+    """(..., 2) image displacement (dx, dy) in pixels of the iris centre when an eyeball of
+    radius `radius_px` (as seen in the image) turns from gaze `source` to `target`: the iris
+    sits at the eyeball centre plus radius * gaze vector, and the camera's x and y are the
+    image's (orthographic at the eye). +yaw moves it to the image's left, +pitch up."""
+    delta = pitchyaw_to_vector(target) - pitchyaw_to_vector(source)
+    return radius_px * delta[..., :2]
+
+
 def vector_to_pitchyaw(vector):
     """Inverse of `pitchyaw_to_vector`: pitch = asin(-v_y), yaw = atan2(-v_x, -v_z)."""
     vector = ops.convert_to_tensor(vector)

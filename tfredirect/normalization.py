@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from tfredirect import geometry
+from tfredirect.config import NORMALIZED_FOCAL_224
 
 REFERENCE_SIZE = 224  # patch size at which `focal` is given (ETH-XGaze)
 MAX_SUPERSAMPLE = 4
@@ -145,7 +146,7 @@ def _supersample(ratio):
     return int(np.clip(np.ceil(ratio - 1e-6), 1, MAX_SUPERSAMPLE))
 
 
-def normalize(image, landmarks, face_model, camera, size=REFERENCE_SIZE, *, focal=960.0, distance=600.0,
+def normalize(image, landmarks, face_model, camera, size=REFERENCE_SIZE, *, focal=NORMALIZED_FOCAL_224, distance=600.0,
               reference_size=REFERENCE_SIZE, centre_weights=None, gaze_target=None, head_pose=None):
     """Normalize the face in `image` (uint8 RGB, H x W x 3).
 

@@ -11,7 +11,6 @@ import dataclasses
 import functools
 from typing import Optional
 
-import cv2
 import numpy as np
 
 from tfredirect import appearance, face, facemesh, normalization
@@ -92,13 +91,6 @@ def redirect_patch(model, photo_face, target_gaze=None, target_head=None, keep="
     return out, mask, parts if eye_pixels == "photo" else None
 
 
-def _full_flow(coarse, size):
-    """The decoder's coarse flow bilinearly upsampled to the patch, as the decoder does."""
-    if coarse.shape[0] == size:
-        return coarse
-    return cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR)
-
-
 def redirect_photo(model, image_rgb, photo_faces, target_gaze=None, target_head=None, keep="auto",
                    eye_pixels="decoded"):
     """(pasted photo, [redirected patch per face]): every face of `photo_faces` redirected to
@@ -109,7 +101,7 @@ def redirect_photo(model, image_rgb, photo_faces, target_gaze=None, target_head=
         if parts is None:
             pasted = normalization.paste_back(pasted, pf.normalized, out, mask=mask)
         else:
-            pasted = normalization.paste_moved(pasted, pf.normalized, _full_flow(parts["flow"], out.shape[0]),
+            pasted = normalization.paste_moved(pasted, pf.normalized, parts["flow"],
                                                parts["mask"][..., 0], parts["rgb"], mask,
                                                gain=parts["gain"][..., 0] if "gain" in parts else None)
         patches.append(out)

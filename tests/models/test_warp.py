@@ -45,15 +45,16 @@ def test_half_pixel_flow_averages_neighbours_and_border_repeats():
 WARPING = ["warp", "move"]
 
 
-def _warp_model(seed=0, decoder="warp"):
-    """A tiny warping redirector whose flow, mask (and gain) heads have random weights (a
-    zero flow would make every warp check trivial)."""
+def _warp_model(seed=0, decoder="warp", gaze_flow_mm=0.0):
+    """A tiny warping redirector whose flow, mask (and gain, eyeball map) heads have random
+    weights (a zero flow would make every warp check trivial)."""
     keras.utils.set_random_seed(seed)
-    model = Redirector(preset("tiny", decoder=decoder))
+    model = Redirector(preset("tiny", decoder=decoder, gaze_flow_mm=gaze_flow_mm))
     model.build()
     dec = model.decoder
     rng = np.random.default_rng(seed)
     heads = [(dec.to_flow, 0.05), (dec.to_mask, 0.05)] + ([(dec.to_gain, 0.05)] if decoder == "move" else [])
+    heads += [(dec.to_eye, 0.5)] if gaze_flow_mm else []
     for conv, scale in heads:
         kernel = conv.kernel
         kernel.assign(rng.normal(0, scale, kernel.shape).astype("float32"))
@@ -117,14 +118,18 @@ def test_flow_is_coarse_and_bounded():
     x = tf.constant(RNG.uniform(-1, 1, (2, 32, 32, 3)).astype("float32"))
     f = model.encode(x)
     parts = model.synthesize(f, x, f, return_parts=True)
-    assert parts["flow"].shape == (2, 16, 16, 2)  # flow_stride 2
-    assert 0.05 < float(np.abs(parts["flow"]).max()) <= 32 / 4
+    assert parts["coarse_flow"].shape == (2, 16, 16, 2)  # flow_stride 2
+    assert 0.05 < float(np.abs(parts["coarse_flow"]).max()) <= 32 / 4
+    # the full-resolution flow the warp uses is the coarse one upsampled
+    assert parts["flow"].shape == (2, 32, 32, 2)
+    up = tf.image.resize(parts["coarse_flow"], (32, 32), method="bilinear")
+    np.testing.assert_allclose(np.asarray(parts["flow"]), np.asarray(up), atol=1e-5)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("decoder", WARPING)
-def test_tiny_warp_model_exports_within_parity_budgets(tmp_path, decoder):
-    model = _warp_model(decoder=decoder)
+@pytest.mark.parametrize("decoder, gaze_flow_mm", [("warp", 0.0), ("move", 0.0), ("move", 13.5)])
+def test_tiny_warp_model_exports_within_parity_budgets(tmp_path, decoder, gaze_flow_mm):
+    model = _warp_model(decoder=decoder, gaze_flow_mm=gaze_flow_mm)
     check = parity.held_out_inputs(32, count=8)
     calib = parity.held_out_inputs(32, count=32, seed=3)[0]
     out = str(tmp_path / "warp")

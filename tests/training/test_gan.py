@@ -411,3 +411,36 @@ def test_paint_term_lowers_the_colour_share_of_the_move_decoder(pair_batch):
     rgb = RedirectionGAN(preset("tiny"), LossConfig(paint=1.0), seed=0)
     rgb.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-4))
     assert "paint" not in rgb.train_step(data)
+
+
+def test_gaze_flow_swap_moves_the_partners_eyes_to_the_rebuilt_images_gaze(pair_batch, monkeypatch):
+    """With the geometric gaze flow, x_a_hat (warping x_b) gets the iris displacement from b's
+    gaze label to a's, whatever the kinds, and vice versa; a training step trains the map."""
+    from tfredirect import geometry
+
+    keras.utils.set_random_seed(0)
+    gan = RedirectionGAN(preset("tiny", decoder="move", gaze_flow_mm=13.5), seed=0)
+    data = pair_batch(3, 32, seed=2)
+    decoder_class = type(gan.generator.decoder)
+    original_call = decoder_class.call
+    shifts = []
+
+    def spy(self, *args, gaze_shift=None, **kwargs):
+        shifts.append(None if gaze_shift is None else np.array(gaze_shift))
+        return original_call(self, *args, gaze_shift=gaze_shift, **kwargs)
+
+    monkeypatch.setattr(decoder_class, "call", spy)
+    flags = tf.constant([False, True, False])
+    gan.swap_forward(data, flags, ~flags, flags)
+    g_a, g_b = (np.asarray(data[k], np.float32) for k in ("gaze_a", "gaze_b"))
+    r = gan.generator.iris_radius_px
+    expected = np.concatenate([geometry.iris_shift(g_b, g_a, r), geometry.iris_shift(g_a, g_b, r)])
+    np.testing.assert_allclose(shifts[0], expected, atol=1e-5)
+    assert np.abs(expected).max() > 0.1
+    monkeypatch.undo()
+    gan.compile()
+    eye = gan.generator.decoder.to_eye
+    before = _snapshot(eye.trainable_variables)
+    for seed in range(2):
+        gan.train_on_batch(pair_batch(8, 32, seed=seed), return_dict=True)
+    assert _changed(before, eye.trainable_variables) == len(before)

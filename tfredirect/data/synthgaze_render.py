@@ -36,8 +36,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfredirect.config import NORMALIZED_FOCAL_224
+
 DISTANCE = 720.0  # mm from camera to face centre
-FOCAL_224 = 960.0  # focal length in px for a 224 px image (ETH-XGaze normalized camera)
+FOCAL_224 = NORMALIZED_FOCAL_224  # focal length in px for a 224 px image
 SUPPORTED_SIZES = (32, 64, 96, 128, 224)
 APPEARANCES = ("plain", "textured")
 

@@ -15,6 +15,13 @@ Three output heads, chosen by `ModelConfig.decoder`:
   in [1/2, 2] (shading that moving cannot give: a lid lowered over the eye, a darker
   socket). The training's paint term (LossConfig.paint) keeps `1 - mask` small, so the
   colour fills only what moving cannot (sclera or lid revealed). The gain starts at one.
+
+Geometric gaze flow (`gaze_flow`, ModelConfig.gaze_flow_mm > 0, warping outputs): the gaze
+change is known, so the iris's displacement is too (`geometry.iris_shift`, passed in as
+`gaze_shift`). The decoder predicts a full-resolution eyeball map in [0, 1] and the flow
+moves the pixels it marks by exactly that displacement, on top of the learned flow. The
+learned part no longer has to discover, at a quarter of the resolution, how far an iris moves;
+it only has to say where the eyeballs are, which carries over to real eyes.
 """
 
 import math
@@ -29,6 +36,7 @@ from tfredirect.models.warp import warp
 WARPING = ("warp", "move")  # outputs that move the source's pixels
 MASK_INIT = 0.88  # initial blend weight of the warped source
 MAX_GAIN_LOG = math.log(2.0)  # move: the brightness gain is exp(tanh(.) * this), in [1/2, 2]
+EYE_INIT = 0.12  # initial eyeball-map value of the geometric gaze flow (nearly nothing moves)
 
 
 def source_anchored(source, colour):
@@ -48,11 +56,14 @@ class Decoder(keras.Model):
     stage, mirrored (the last `separable_stages`, the highest resolutions, depthwise-
     separable; `upsample` says where in a stage the resolution doubles, see ResidualBlock).
     The `rgb` decoder ignores the source arguments. `return_parts=True`
-    returns a dict (image, and for `warp` also flow, mask, rgb, warped).
+    returns a dict (image, and for `warp` also flow (full resolution, what the warp uses),
+    coarse_flow (the learned part), mask, rgb, warped; `eye`, the eyeball map, with
+    `gaze_flow`). `gaze_shift` (B, 2) is the iris displacement in pixels for the geometric
+    gaze flow (None: no gaze change).
     """
 
     def __init__(self, image_size, channels, id_dim, rot_dim, groups=0, output="rgb", flow_stride=4,
-                 separable_stages=0, upsample="first", **kwargs):
+                 separable_stages=0, upsample="first", gaze_flow=False, **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.channels = int(image_size), tuple(channels)
         self.id_dim, self.rot_dim, self.groups = int(id_dim), int(rot_dim), int(groups)
@@ -60,6 +71,9 @@ class Decoder(keras.Model):
             raise ValueError(f"decoder output must be one of {DECODER_OUTPUTS}, got {output!r}")
         self.kind, self.flow_stride = output, int(flow_stride)
         self.warps = output in WARPING
+        self.gaze_flow = bool(gaze_flow)
+        if self.gaze_flow and not self.warps:
+            raise ValueError(f"the geometric gaze flow needs a warping decoder output {WARPING}, got {output!r}")
         self.bottleneck = self.image_size // (2 ** len(self.channels))
         top = self.channels[-1]
         self.fc = layers.Dense(self.bottleneck * self.bottleneck * top)
@@ -82,6 +96,10 @@ class Decoder(keras.Model):
                 bias_initializer=keras.initializers.Constant(math.log(MASK_INIT / (1 - MASK_INIT))))
         if self.kind == "move":
             self.to_gain = layers.Conv2D(1, 3, padding="same", kernel_initializer="zeros")
+        if self.gaze_flow:
+            self.to_eye = layers.Conv2D(
+                1, 3, padding="same", kernel_initializer="zeros",
+                bias_initializer=keras.initializers.Constant(math.log(EYE_INIT / (1 - EYE_INIT))))
 
     @property
     def input_dim(self):
@@ -100,9 +118,12 @@ class Decoder(keras.Model):
             self.to_mask.build(shape)
         if self.kind == "move":
             self.to_gain.build(shape)
+        if self.gaze_flow:
+            self.to_eye.build(shape)
         self.built = True
 
-    def call(self, z_id, z_g, z_h, source_image=None, source_z_g=None, source_z_h=None, return_parts=False):
+    def call(self, z_id, z_g, z_h, source_image=None, source_z_g=None, source_z_h=None, gaze_shift=None,
+             return_parts=False):
         flat = lambda z: ops.reshape(z, (-1, 3 * self.rot_dim))
         parts = [z_id, flat(z_g), flat(z_h)]
         if self.warps:
@@ -126,9 +147,16 @@ class Decoder(keras.Model):
         source_image = ops.cast(source_image, "float32")
         coarse_flow = ops.cast(coarse_flow, "float32")
         flow = coarse_flow if self.flow_stride == 1 else ops.image.resize(coarse_flow, size, interpolation="bilinear")
+        parts = {"coarse_flow": coarse_flow}
+        if self.gaze_flow:
+            eye = ops.cast(ops.sigmoid(self.to_eye(x)), "float32")
+            parts["eye"] = eye
+            if gaze_shift is not None:
+                # backward flow: the pixel that lands at x comes from x - shift
+                flow = flow - eye * ops.reshape(ops.cast(gaze_shift, "float32"), (-1, 1, 1, 2))
         mask = ops.cast(ops.sigmoid(self.to_mask(x)), "float32")
         warped = warp(source_image, flow)
-        parts = {"flow": coarse_flow, "mask": mask, "warped": warped}
+        parts.update({"flow": flow, "mask": mask, "warped": warped})
         if self.kind == "move":
             rgb = source_anchored(source_image, rgb)
             gain = ops.exp(MAX_GAIN_LOG * ops.tanh(ops.cast(self.to_gain(x), "float32")))
@@ -152,4 +180,5 @@ class Decoder(keras.Model):
             "flow_stride": self.flow_stride,
             "separable_stages": self.separable_stages,
             "upsample": self.upsample,
+            "gaze_flow": self.gaze_flow,
         }

@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from tfredirect import geometry, imaging
-from tfredirect.config import ModelConfig
+from tfredirect.config import NORMALIZED_FOCAL_224, ModelConfig
 from tfredirect.models.decoder import Decoder
 from tfredirect.models.decomposition import IrrelevantAttributeDecomposition
 from tfredirect.models.encoder import Encoder
@@ -52,7 +52,8 @@ class Redirector(keras.Model):
         self.cas = CrossAttributeSeparation(name="cas", dtype="float32")
         self.decoder = Decoder(cfg.image_size, cfg.channels, cfg.id_dim, cfg.rot_dim, cfg.groups,
                                output=cfg.decoder, flow_stride=cfg.flow_stride,
-                               separable_stages=cfg.separable_stages, upsample=cfg.upsample, name="decoder")
+                               separable_stages=cfg.separable_stages, upsample=cfg.upsample,
+                               gaze_flow=cfg.gaze_flow_mm > 0, name="decoder")
 
     @property
     def image_size(self):
@@ -62,6 +63,12 @@ class Redirector(keras.Model):
     def camera_distance_mm(self):
         """The normalized camera distance of its training faces: photos are normalized at it."""
         return self.config.camera_distance_mm
+
+    @property
+    def iris_radius_px(self):
+        """The geometric gaze flow's eyeball radius in patch pixels (0: no geometric flow)."""
+        cfg = self.config
+        return cfg.gaze_flow_mm * NORMALIZED_FOCAL_224 * cfg.image_size / 224.0 / cfg.camera_distance_mm
 
     def build(self, input_shape=None):
         for sub in (self.encoder, self.iad, self.decoder):
@@ -74,15 +81,22 @@ class Redirector(keras.Model):
     def synthesize(self, target, source_image, source, return_parts=False):
         """Decode the `target` features (z_id, z_g, z_h). The warp decoder moves the pixels of
         `source_image` and is told where things are in it by its own unrotated features
-        `source` (z_g, z_h); at inference the source is the input image itself."""
+        `source` (z_g, z_h); at inference the source is the input image itself. When `target`
+        also holds `gaze` and `gaze_source` (the gaze asked for and that of `source_image`,
+        as `rotate` records them), the geometric gaze flow moves the eyeballs between them."""
+        shift = None
+        if self.decoder.gaze_flow and "gaze_source" in target:
+            shift = geometry.iris_shift(target["gaze_source"], target["gaze"], self.iris_radius_px)
         return self.decoder(target["z_id"], target["z_g"], target["z_h"], source_image, source["z_g"], source["z_h"],
-                            return_parts=return_parts)
+                            gaze_shift=shift, return_parts=return_parts)
 
     def rotate(self, features, target_gaze=None, target_head=None, source_gaze=None, source_head=None):
         """Rotate z_g to `target_gaze` and/or z_h to `target_head` (None keeps it).
 
         The current angle is `source_*` when given (a known label), else the auxiliary
-        estimate. Both targets together are the chained rotation of [0021].
+        estimate. Both targets together are the chained rotation of [0021]. A gaze rotation
+        also records `gaze` (the target) and `gaze_source` (the current angle) for the
+        geometric gaze flow.
         """
         out = dict(features)
         for key, target, source, est in (
@@ -92,7 +106,10 @@ class Redirector(keras.Model):
             if target is None:
                 continue
             current = features[est] if source is None else ops.cast(source, "float32")
-            out[key] = self.cas(features[key], current, ops.cast(target, "float32"))
+            target = ops.cast(target, "float32")
+            out[key] = self.cas(features[key], current, target)
+            if key == "z_g":
+                out["gaze"], out["gaze_source"] = target, current
         return out
 
     def call(self, images):

@@ -200,8 +200,11 @@ class RedirectionGAN(keras.Model):
         zh_b = pick(kind_a >= 1, cas(fa["z_h"], h_a, h_b), fb["z_h"])
         zid_a = tf.where(swap_id[:, None], fb["z_id"], fa["z_id"])
         zid_b = tf.where(swap_id[:, None], fa["z_id"], fb["z_id"])
+        # gaze / gaze_source: the geometric gaze flow moves the warp source's eyes (b's, then
+        # a's) to the gaze of the image being rebuilt, whatever the kind
         target = {"z_id": ops.concatenate([zid_a, zid_b], 0), "z_g": ops.concatenate([zg_a, zg_b], 0),
-                  "z_h": ops.concatenate([zh_a, zh_b], 0)}
+                  "z_h": ops.concatenate([zh_a, zh_b], 0), "gaze": ops.concatenate([g_a, g_b], 0),
+                  "gaze_source": ops.concatenate([g_b, g_a], 0)}
         # The warp source of x_a_hat is x_b (never the image being rebuilt, whose zero flow
         # would copy it), described by b's own unrotated features; and vice versa.
         source = {k: ops.concatenate([fb[k], fa[k]], 0) for k in ("z_g", "z_h")}
@@ -210,7 +213,7 @@ class RedirectionGAN(keras.Model):
             "x": ops.concatenate([x_a, x_b], 0),
             "eye": self._rendered_eyes(data),
             "x_hat": parts["image"],
-            "flow": parts.get("flow"),
+            "flow": parts.get("coarse_flow"),
             "mask": parts.get("mask"),
             "features": both,
             "gaze": ops.concatenate([g_a, g_b], 0),
