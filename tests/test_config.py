@@ -27,6 +27,7 @@ OLD_FLAG_DEFAULTS = dict(
     w_keep=0.0,  # added later (the keep term: a gaze-only redirection keeps the face outside the eyes), off by default
     w_paint=0.0,  # added later (the paint term: the warping decoders' colour share), off by default
     synth_appearance="plain",  # added later (textured SynthGaze), the flat-colour renders as before
+    gaze_flow_mm=0.0, w_eyeball=0.0,  # added later (the geometric gaze flow and its eyeball map), off by default
     checkpoint_every=500, keep_checkpoints=3, log_every=25, val_batches=4, resume=False, overwrite=False, verbose=1,
 )
 OLD_FLAGFILES = {
@@ -138,7 +139,7 @@ def test_model_config_dict_is_unchanged():
     d = preset("tiny").to_dict()
     assert list(d) == ["image_size", "channels", "face_dim", "split_dim", "id_dim", "rot_dim", "head_hidden",
                        "groups", "disc_channels", "decoder", "flow_stride", "separable_stages", "upsample",
-                       "camera_distance_mm"]
+                       "camera_distance_mm", "gaze_flow_mm"]
     assert d["channels"] == [16, 32, 64] and ModelConfig.from_dict(d) == preset("tiny")
 
 
@@ -203,3 +204,13 @@ def test_rendered_eye_region_needs_synthgaze():
     assert TrainConfig.from_preset("tiny", eye_region="rendered").eye_region == "rendered"
     with pytest.raises(ValueError, match="eye_region=rendered.*--data=xgaze"):
         TrainConfig.from_preset("tiny", eye_region="rendered", data="xgaze", data_path="x.h5")
+
+
+def test_eyeball_term_needs_the_geometric_flow_and_rendered_eyes():
+    cfg = TrainConfig.from_preset("tiny", decoder="move", gaze_flow_mm=13.5, eye_region="rendered",
+                                  loss={"eyeball": 20.0})
+    assert cfg.loss.eyeball == 20.0 and cfg.model_config().gaze_flow_mm == 13.5
+    with pytest.raises(ValueError, match="--w_eyeball.*--gaze_flow_mm=0.0"):
+        TrainConfig.from_preset("tiny", decoder="move", eye_region="rendered", loss={"eyeball": 20.0})
+    with pytest.raises(ValueError, match="--w_eyeball.*--eye_region=fixed"):
+        TrainConfig.from_preset("tiny", decoder="move", gaze_flow_mm=13.5, loss={"eyeball": 20.0})

@@ -115,3 +115,15 @@ def test_paint_share_is_the_mean_colour_share_of_the_blend():
     mask[1, :2] = 0.0  # half of image 1 painted
     mask[1, 2:] = 0.5  # the rest blended half and half
     np.testing.assert_allclose(_np(losses.paint_share(mask)), [0.0, 0.5 * 1.0 + 0.5 * 0.5], rtol=1e-6)
+
+
+def test_eyeball_map_is_the_balanced_miss_and_false_mark():
+    rendered = np.zeros((2, 4, 4), "float32")
+    rendered[:, :2, :2] = 1.0  # 4 eye pixels, 12 others
+    exact = _np(losses.eyeball_map(rendered, rendered))
+    np.testing.assert_allclose(exact, 0.0, atol=1e-7)
+    everywhere = _np(losses.eyeball_map(np.ones_like(rendered), rendered))
+    np.testing.assert_allclose(everywhere, 0.5 * 12 / 13)  # marks all 12 others; +1 keeps empty masks finite
+    nowhere = _np(losses.eyeball_map(np.zeros_like(rendered), rendered))
+    np.testing.assert_allclose(nowhere, 0.5 * 4 / 5)
+    assert everywhere.shape == (2,)

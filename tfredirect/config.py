@@ -192,6 +192,9 @@ class LossConfig(_Section):
     paint: float = _weight(0.0, "Warp and move decoders: weight of the mean colour share (1 - blend mask) of the "
                                 "swapped outputs, so the decoder moves the source's pixels and paints only what "
                                 "moving cannot show.")
+    eyeball: float = _weight(0.0, "Geometric gaze flow (--gaze_flow_mm): weight of teaching the decoder's eyeball map "
+                                  "the rendered eye openings of the image it rebuilds (balanced L1; SynthGaze with "
+                                  "--eye_region=rendered).")
     cross: float = _weight(0.0, "SynthGaze only: weight of the cross-redirection term: image a redirected as at "
                                 "inference (its own features, gaze rotated to b's gaze, or head to b's head) against "
                                 "SynthGaze's exact render of that target (L1 plus the eye-region L1).")
@@ -384,6 +387,10 @@ class TrainConfig:
                              f"not --data={self.data}")
         if self.eye_region == "rendered" and self.data != "synthgaze":
             raise ValueError(f"--eye_region=rendered needs rendered eye masks (--data=synthgaze), not --data={self.data}")
+        if self.loss.eyeball > 0 and (self.eye_region != "rendered" or not self.gaze_flow_mm):
+            raise ValueError("--w_eyeball teaches the geometric gaze flow's eyeball map from rendered eye openings: it "
+                             f"needs --gaze_flow_mm > 0 and --eye_region=rendered (got --gaze_flow_mm={self.gaze_flow_mm}, "
+                             f"--eye_region={self.eye_region})")
         if self.resume and self.overwrite:
             raise ValueError("--resume and --overwrite exclude each other")
 

@@ -67,3 +67,12 @@ def paint_share(mask):
     """Mean colour share 1 - mask of a warp decoder's blend mask (B, H, W, 1) -> (B,): what
     the output paints rather than moves."""
     return ops.mean(1.0 - mask, axis=(1, 2, 3))
+
+
+def eyeball_map(predicted, rendered):
+    """Balanced L1 (B,) between a predicted eyeball map and rendered eye openings (B, H, W) in
+    [0, 1]: the mean miss inside the openings plus the mean false mark outside them, halved,
+    so the few eye pixels weigh as much as the rest of the face."""
+    inside = ops.sum(rendered * (1.0 - predicted), axis=(1, 2)) / (ops.sum(rendered, axis=(1, 2)) + 1.0)
+    outside = ops.sum((1.0 - rendered) * predicted, axis=(1, 2)) / (ops.sum(1.0 - rendered, axis=(1, 2)) + 1.0)
+    return 0.5 * (inside + outside)

@@ -444,3 +444,30 @@ def test_gaze_flow_swap_moves_the_partners_eyes_to_the_rebuilt_images_gaze(pair_
     for seed in range(2):
         gan.train_on_batch(pair_batch(8, 32, seed=seed), return_dict=True)
     assert _changed(before, eye.trainable_variables) == len(before)
+
+
+def test_eyeball_term_teaches_the_map_the_rendered_eye_openings(pair_batch):
+    """The eyeball term is the balanced L1 between the decoder's eyeball map and the rebuilt
+    images' rendered eye openings ([a, b] order); trained alone it falls, and without masks
+    or without the geometric flow it is not computed."""
+    from tfredirect import losses
+
+    keras.utils.set_random_seed(0)
+    gan = RedirectionGAN(preset("tiny", decoder="move", gaze_flow_mm=13.5),
+                         LossConfig(rec=0.0, label=0.0, orth=0.0, adv=0.0, eyeball=1.0), seed=0)
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-4))
+    data = pair_batch(4, 32, seed=2)
+    eye = np.zeros((4, 32, 32), "float32")
+    eye[:, 10:14, 6:12] = eye[:, 10:14, 20:26] = 1.0
+    data.update(eye_a=eye, eye_b=eye[:, :, ::-1].copy())
+    data = {k: tf.constant(v) for k, v in data.items()}
+    out = gan.swap_forward(data, *gan._choices(data, 4, 0, 0))
+    np.testing.assert_allclose(np.asarray(out["eye_masks"]), np.concatenate([eye, eye[:, :, ::-1]]))
+    # the map starts at 0.12 everywhere: misses 0.88 inside, marks 0.12 outside
+    np.testing.assert_allclose(np.asarray(losses.eyeball_map(out["eyeball"][..., 0], out["eye_masks"])),
+                               0.5 * (0.88 * 48 / 49 + 0.12 * 976 / 977), atol=1e-4)
+    step = tf.function(gan.train_step)
+    logs = [float(step(data)["eyeball"]) for _ in range(30)]
+    assert logs[-1] < 0.5 * logs[0], logs
+    no_masks = {k: v for k, v in data.items() if not k.startswith("eye_")}
+    assert "eyeball" not in gan.train_step(no_masks)

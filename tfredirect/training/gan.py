@@ -30,7 +30,7 @@ from tfredirect.data.synthgaze import eye_region_map
 from tfredirect.models.discriminator import PatchDiscriminator
 from tfredirect.models.redirector import Redirector
 
-_OPTIONAL_TERMS = ("consistency", "feature", "eye", "flow_smooth", "paint")  # weighted by the LossConfig field of that name
+_OPTIONAL_TERMS = ("consistency", "feature", "eye", "flow_smooth", "paint", "eyeball")  # weighted by the LossConfig field of that name
 _TRACKERS = (
     "g_loss", "d_loss", "rec", "label", "orth", "adv", "adv_weight", "gaze_err", "head_err", "psnr", "cross",
     "keep", *_OPTIONAL_TERMS,
@@ -212,8 +212,10 @@ class RedirectionGAN(keras.Model):
         return {
             "x": ops.concatenate([x_a, x_b], 0),
             "eye": self._rendered_eyes(data),
+            "eye_masks": self._rendered_eyes(data, dilate=False),
             "x_hat": parts["image"],
             "flow": parts.get("coarse_flow"),
+            "eyeball": parts.get("eye"),
             "mask": parts.get("mask"),
             "features": both,
             "gaze": ops.concatenate([g_a, g_b], 0),
@@ -221,13 +223,16 @@ class RedirectionGAN(keras.Model):
         }
 
     @staticmethod
-    def _rendered_eyes(data):
+    def _rendered_eyes(data, dilate=True):
         """(2B, S, S) eye-region weights of [x_a, x_b] from the batch's rendered eye masks
         (`eye_a`, `eye_b`; SynthGaze with eye_region=rendered), dilated by one pixel so the
-        lids and their rim count too; None without masks."""
+        lids and their rim count too (`dilate`; else the openings themselves); None without
+        masks."""
         if "eye_a" not in data:
             return None
         masks = ops.concatenate([tf.cast(data["eye_a"], tf.float32), tf.cast(data["eye_b"], tf.float32)], 0)
+        if not dilate:
+            return masks
         return ops.max_pool(masks[..., None], 3, strides=1, padding="same")[..., 0]
 
     def _generator_terms(self, out):
@@ -249,6 +254,8 @@ class RedirectionGAN(keras.Model):
             terms["flow_smooth"] = losses.flow_smoothness(out["flow"])
         if lc.paint > 0 and out.get("mask") is not None:
             terms["paint"] = losses.paint_share(out["mask"])
+        if lc.eyeball > 0 and out.get("eyeball") is not None and out["eye_masks"] is not None:
+            terms["eyeball"] = losses.eyeball_map(out["eyeball"][..., 0], out["eye_masks"])
         if self.estimator is not None:
             judged = self.estimator(out["x_hat"], return_features=lc.feature > 0)
             terms["consistency"] = losses.label(judged["gaze"], out["gaze"]) + losses.label(judged["head"], out["head"])
