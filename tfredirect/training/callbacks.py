@@ -1,5 +1,6 @@
 """Callbacks for RedirectionGAN training: checkpoints, TensorBoard logs, image grids, throughput."""
 
+import os
 import time
 
 import keras
@@ -35,26 +36,73 @@ class StopAtStep(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class GlobalStepTensorBoard(keras.callbacks.TensorBoard):
-    """Keras' TensorBoard callback with every scalar at the run's generator step (`step_fn`).
+class GlobalStepTensorBoard(keras.callbacks.Callback):
+    """Writes a run's TensorBoard scalars, each at the run's generator step (`step_fn`), in
+    the folders and under the tags of keras.callbacks.TensorBoard. In `log_dir`/train:
+    `batch_<name>` every `update_freq` steps, `epoch_<name>` and `epoch_learning_rate` (the
+    model optimizer's) at each epoch end. In `log_dir`/validation: `epoch_<name>` of the
+    `val_` logs, and Keras' `evaluation_<name>_vs_iterations` written as Keras writes them, at
+    the end of a validation that brings the count of validation batches to a multiple of
+    `update_freq`.
 
-    Keras restarts its batch counter at 0 in each `fit` and logs epoch and validation
-    scalars at the epoch index, so a resumed run drew over its first part. It also leaves
-    the last batch's `record_if(step % update_freq == 0)` on at the epoch end, which
-    dropped the epoch summaries of epochs ending off the --log_every grid
-    (tensorflow/tensorboard#4975); they are always recorded here."""
+    Written with tf.summary rather than by subclassing Keras' callback, whose step handling
+    is private: it restarts its batch counter at 0 in each `fit` and logs epoch scalars at
+    the epoch index, so a resumed run drew over its first part, and it leaves the last
+    batch's `record_if(step % update_freq == 0)` on at the epoch end, which dropped the epoch
+    summaries of epochs ending off the --log_every grid (tensorflow/tensorboard#4975)."""
 
-    def __init__(self, log_dir, step_fn, **kwargs):
-        super().__init__(log_dir, **kwargs)
-        self.step_fn = step_fn
+    def __init__(self, log_dir, step_fn, update_freq=1):
+        super().__init__()
+        self.log_dir, self.step_fn, self.update_freq = str(log_dir), step_fn, int(update_freq)
+        self._writers = {}
+        self._test_batches = 0
+
+    def _writer(self, name):
+        """The file writer of `log_dir`/<name>, created on first use."""
+        if name not in self._writers:
+            self._writers[name] = tf.summary.create_file_writer(os.path.join(self.log_dir, name))
+        return self._writers[name]
+
+    def _write(self, name, prefix, logs, step, suffix=""):
+        with self._writer(name).as_default(), tf.summary.record_if(True):
+            for key, value in logs.items():
+                tf.summary.scalar(f"{prefix}{key}{suffix}", value, step=step)
 
     def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        self._global_train_batch = self.step_fn()  # Keras adds one per batch from here
+        self._writer("train")
 
-    def _log_epoch_metrics(self, epoch, logs):
-        with tf.summary.record_if(True):
-            super()._log_epoch_metrics(self.step_fn(), logs)
+    def on_train_batch_end(self, batch, logs=None):
+        step = self.step_fn()
+        if isinstance(logs, dict) and step % self.update_freq == 0:
+            self._write("train", "batch_", logs, step)
+
+    def on_test_begin(self, logs=None):
+        self._writer("validation")
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._test_batches += 1
+
+    def on_test_end(self, logs=None):
+        if logs and self._test_batches % self.update_freq == 0:
+            self._write("validation", "evaluation_", logs, self.step_fn(), "_vs_iterations")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not logs:
+            return
+        step = self.step_fn()
+        optimizer = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)  # a LossScaleOptimizer's
+        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        if isinstance(optimizer, keras.optimizers.Optimizer):
+            train["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        self._write("train", "epoch_", train, step)
+        val = {k[len("val_"):]: v for k, v in logs.items() if k.startswith("val_")}
+        if val:
+            self._write("validation", "epoch_", val, step)
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
 
 
 class ImageGrid(keras.callbacks.Callback):
@@ -67,7 +115,7 @@ class ImageGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         grid = visualize.preview_grid(self.model.generator, self.batch, self.truth)
-        with self.writer.as_default(), tf.summary.record_if(True):  # not the batch scalars' --log_every
+        with self.writer.as_default(), tf.summary.record_if(True):  # whatever record_if is set around fit
             tf.summary.image("input | redirected | truth", grid[None], step=self.step_fn())
         self.writer.flush()
 

@@ -29,6 +29,7 @@ from tfredirect.data import PAIR_KEYS
 from tfredirect.data.synthgaze import eye_region_map
 from tfredirect.models.discriminator import PatchDiscriminator
 from tfredirect.models.redirector import Redirector
+from tfredirect.training.keras_compat import SkipSymbolicBuild, in_multi_worker_mode
 
 _OPTIONAL_TERMS = ("consistency", "feature", "eye", "flow_smooth", "paint", "eyeball")  # weighted by the LossConfig field of that name
 _TRACKERS = (
@@ -48,14 +49,15 @@ def _config(cls, value):
 
 
 @keras.saving.register_keras_serializable(package="tfredirect")
-class RedirectionGAN(keras.Model):
+class RedirectionGAN(SkipSymbolicBuild, keras.Model):
     """Generator (`Redirector`) + `PatchDiscriminator` trained with the pair swap.
 
     Use: build inside `strategy.scope()`, `compile(g_optimizer=..., d_optimizer=...)`, then
     `fit(pairs)` where `pairs` yields batched pair records (tfredirect.data.PAIR_KEYS, uint8
     images). Optional int keys `kind_a`, `kind_b` (0 gaze, 1 head, 2 both) and `swap_id` (0/1) in
     the batch override the random choices; optional eye masks `eye_a`, `eye_b` (B, S, S) replace
-    the fixed eye-region map of the eye term.
+    the fixed eye-region map of the eye term. `fit` skips Keras' symbolic build
+    (SkipSymbolicBuild): __init__ builds the networks, compile the optimizers.
     """
 
     def __init__(self, model_config=None, loss_config=None, seed=0, estimator=None, swap_config=None,
@@ -114,11 +116,6 @@ class RedirectionGAN(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
         super().compile(optimizer=self.g_optimizer, **kwargs)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        """Nothing to build (__init__ builds the networks, compile the optimizers). Keras'
-        version averages a data batch over replicas, which fails on dict batches under
-        MultiWorkerMirroredStrategy."""
 
     def call(self, inputs):
         """Reconstruct images in [-1, 1] through the generator; a pair batch (dict) uses its
@@ -320,8 +317,7 @@ class RedirectionGAN(keras.Model):
         for name, value in values.items():
             self.trackers[name].update_state(ops.mean(value))
         # Keras averages multi-worker logs over axis 0, which scalars lack: give them one
-        strategy = tf.distribute.get_strategy()
-        multi = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
+        multi = in_multi_worker_mode(tf.distribute.get_strategy())
         return {name: ops.reshape(self.trackers[name].result(), (1,) if multi else ()) for name in values}
 
     # ------------------------------------------------------------------ steps

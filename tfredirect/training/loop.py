@@ -40,6 +40,7 @@ from tfredirect.training.callbacks import (
 from tfredirect.training.data import build_data
 from tfredirect.models.redirector import Redirector
 from tfredirect.training.gan import RedirectionGAN
+from tfredirect.training.keras_compat import in_multi_worker_mode
 from tfredirect.progress import keras_verbosity
 
 OUTPUTS = ("config.json", "checkpoints", "logs", "redirector.keras", "sweep.png", "summary.json",
@@ -300,7 +301,7 @@ def _consistency_estimator(cfg, strategy, chief, size):
             out_dir=est_dir, data=cfg.data, data_path=cfg.data_path, size=size, steps=cfg.consistency_estimator_steps,
             seed=cfg.seed + 1, appearance=cfg.synth_appearance, verbose=cfg.verbose))
         print(f"wrote {path} ({summary['seconds']} s)")
-    if strategy.extended._in_multi_worker_mode():
+    if in_multi_worker_mode(strategy):
         strategy.reduce("SUM", strategy.run(lambda: tf.constant(1.0)), axis=None)
         if not os.path.exists(path):
             raise ValueError(f"--consistency_estimator=auto: {path}, written by the chief, is not visible on this "
@@ -374,7 +375,7 @@ def train(cfg):
     if chief:
         log_dir = os.path.join(out_dir, "logs")
         callbacks += [
-            GlobalStepTensorBoard(log_dir, step, update_freq=cfg.log_every, write_graph=False, profile_batch=0),
+            GlobalStepTensorBoard(log_dir, step, update_freq=cfg.log_every),
             ImageGrid(os.path.join(log_dir, "images"), preview, data.preview_truth, step),
         ]
     if start_step < cfg.steps:
