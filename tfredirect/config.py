@@ -5,8 +5,9 @@ where a setting, its default, its check and its help are written.
 (128x128, the field's usual input) is meant for GPUs. `PRESETS` holds their model sizes,
 `TRAIN_PRESETS` their whole training recipes (`TrainConfig.from_preset`). A training config
 has sections by concept: loss weights (`LossConfig`), the swap's random choices
-(`SwapConfig`) and the adversarial schedule (`GanSchedule`). Model configs are frozen
-dataclasses so a model can be rebuilt exactly from the dict stored in its `.keras` file.
+(`SwapConfig`) and the adversarial schedule (`GanSchedule`). `EstimatorConfig` trains the
+independent gaze/head estimator. Model configs are frozen dataclasses so a model can be
+rebuilt exactly from the dict stored in its `.keras` file.
 """
 
 import dataclasses
@@ -101,7 +102,8 @@ class ModelConfig:
 
 def _field(default, help, **checks):
     """A config field with its help text (also its flag's help) and checks: `choices`,
-    `min` and `max` (inclusive), `positive` (> 0)."""
+    `min` and `max` (inclusive), `positive` (> 0), `below` (exclusive upper bound); a tuple
+    field's checks apply to each of its items, and `length` fixes their count."""
     return dataclasses.field(default=default, metadata={"help": help, **checks})
 
 
@@ -113,15 +115,33 @@ def _section(cls, flag_prefix, help):
 def field_error(field, value):
     """Why `value` does not pass `field`'s checks, or None (also the flags' validator)."""
     meta = field.metadata
+    if not isinstance(value, tuple):
+        return _value_error(meta, value)
+    if "length" in meta and len(value) != meta["length"]:
+        return f"must be {meta['length']} values, got {len(value)}"
+    return next(filter(None, (_value_error(meta, v) for v in value)), None)
+
+
+def _value_error(meta, value):
+    """Why one value fails the checks in `meta`, or None; NaN fails every bound."""
     if "choices" in meta and value not in meta["choices"]:
         return f"must be one of {', '.join(map(str, meta['choices']))}, got {value!r}"
-    if meta.get("positive") and not value > 0:
-        return f"must be positive, got {value}"
-    if "min" in meta and "max" in meta and not meta["min"] <= value <= meta["max"]:
-        return f"must be in [{meta['min']}, {meta['max']}], got {value}"
-    if "min" in meta and value < meta["min"]:
-        return f"must be >= {meta['min']}, got {value}"
-    return None
+    low = high = None  # (bracket, bound, whether value is within it)
+    if meta.get("positive"):
+        low = ("(", 0, value > 0)
+    elif "min" in meta:
+        low = ("[", meta["min"], value >= meta["min"])
+    if "max" in meta:
+        high = (meta["max"], "]", value <= meta["max"])
+    elif "below" in meta:
+        high = (meta["below"], ")", value < meta["below"])
+    if all(bound is None or bound[2] for bound in (low, high)):
+        return None
+    if low and high:
+        return f"must be in {low[0]}{low[1]}, {high[0]}{high[1]}, got {value}"
+    if low:
+        return f"must be positive, got {value}" if meta.get("positive") else f"must be >= {low[1]}, got {value}"
+    return f"must be {'<=' if high[1] == ']' else '<'} {high[0]}, got {value}"
 
 
 def _check_fields(config):
@@ -277,6 +297,9 @@ def preset(name, **overrides):
 
 STRATEGIES = ("default", "one_device", "mirrored", "multiworker")
 DATA_SOURCES = ("synthgaze", "xgaze", "sted", "folder")
+DATA_PATH_HELP = "Real data: h5 file, folder or glob, or a CSV (folder)."  # the tools' --data_path
+SYNTH_APPEARANCES = ("plain", "textured")  # synthgaze_render.APPEARANCES
+SYNTH_NUISANCES = ("person", "image")  # light and background shared within a person, or drawn per image
 # Normalized camera distance of each source's faces, in mm (focal 960 px per 224 px): SynthGaze
 # renders at 720 (synthgaze_render.DISTANCE); ETH-XGaze's patches are normalized at 600, and the
 # other readers are taken to follow it. A face normalized at 600 mm is 1.2 times the size of a
@@ -322,11 +345,11 @@ class TrainConfig:
     data: str = _field("synthgaze", "Training data source.", choices=DATA_SOURCES)
     data_path: str = _field("", "Real data: an h5 file, a folder of h5 files, a glob, or a CSV (folder).")
     synth_nuisance: str = _field("person", "SynthGaze light and background: shared within a person (small jitter) "
-                                 "or per image.", choices=("person", "image"))
+                                 "or per image.", choices=SYNTH_NUISANCES)
     synth_appearance: str = _field("plain", "SynthGaze appearance: plain (flat colours) or textured (per-person "
                                    "skin and iris textures, corneal glint, camera noise: a generator cannot paint "
                                    "them, so it learns to move the person's own pixels).",
-                                   choices=("plain", "textured"))
+                                   choices=SYNTH_APPEARANCES)
     min_angle_deg: float = _field(0.0, "Real data: minimum gaze or head difference within a pair (degrees).", min=0.0)
     eye_region: str = _field("fixed", "Where --w_eye weighs the L1: fixed (one eye-region map in normalized face "
                              "coordinates, any data) or rendered (SynthGaze: each image's own rendered eye openings "
@@ -452,3 +475,31 @@ TRAIN_PRESETS = {
     "base": {"preset": "base", "batch_size": 64, "steps": 100000, "checkpoint_every": 1000, "g_lr": 2e-4,
              "d_lr": 2e-4, "gan": {"start": 5000, "warmup": 10000}, "out_dir": "runs/base"},
 }
+
+
+@dataclasses.dataclass
+class EstimatorConfig:
+    """Training of the independent gaze/head estimator (training.estimation.train_estimator):
+    the judge of redirections, the consistency loss's estimator and the downstream model.
+    tools/train_estimator.py derives one flag per field."""
+
+    out_dir: str = _field("runs/estimator", "Output folder (estimator.keras, summary.json).")
+    data: str = _field("synthgaze", "Training data source.", choices=DATA_SOURCES)
+    data_path: str = _field("", DATA_PATH_HELP)
+    # the redirector's sizes (training.estimation.ESTIMATOR_CHANNELS has a network for each)
+    size: int = _field(64, "Image size (32, 64 or 128); match the redirector it will judge.", choices=SUPPORTED_SIZES)
+    batch_size: int = _field(32, "Batch size.", min=1)
+    steps: int = _field(2000, "Training steps.", min=1)
+    lr: float = _field(1e-3, "Adam learning rate (cosine decay).", positive=True)
+    seed: int = _field(0, "Seed (weights and data).")
+    max_gaze_deg: float = _field(0.0, "SynthGaze: train only on samples with |gaze| below this (0 = all).", min=0.0,
+                                 below=90.0)
+    appearance: str = _field("plain", "SynthGaze appearance; match the redirector's training data (its "
+                             "--synth_appearance).", choices=SYNTH_APPEARANCES)
+    overwrite: bool = _field(False, "Replace an existing estimator in --out_dir.")
+    verbose: int = _field(1, "0 silent, 1 progress bar, 2 one line per epoch.", min=0, max=2)
+
+    def __post_init__(self):
+        _check_fields(self)
+        if self.data != "synthgaze" and not self.data_path:
+            raise ValueError(f"--data={self.data} needs --data_path")

@@ -19,7 +19,8 @@ Every way reports its pairs, exclusions and why, the mean requested change, the 
 its floor, by bins of requested change, and 95% bootstrap intervals over persons. Prints a
 table; --out writes JSON and a PNG of examples beside it (rows: source, gaze only, head only,
 both, reference). Progress of the pairs goes to stderr (--verbose: 0 silent, 1 a bar on a
-terminal, 2 plain lines).
+terminal, 2 plain lines). The flags are EvaluationConfig's fields
+(tfredirect/experiments/configs.py, tfredirect.config_flags).
 """
 
 import os
@@ -30,60 +31,31 @@ from tfredirect.tflog import quiet_start  # noqa: E402
 quiet_start()  # TensorFlow without its C++ start-up lines (all of them with --verbose=2)
 
 from absl import app, flags  # noqa: E402
-from tfredirect import cli  # noqa: E402
+from tfredirect import cli, config_flags  # noqa: E402
+from tfredirect.experiments.configs import SPLIT_RULE, EvaluationConfig  # noqa: E402
 
 F = flags.FLAGS
-flags.DEFINE_string("model", None, "The redirector: a .keras file, a tools/train.py run directory, a checkpoint "
-                    "prefix or a shipped name (synthgaze-64).")
-flags.DEFINE_string("estimator", "", "The judge: an estimator.keras from tools/train_estimator.py.")
-flags.DEFINE_enum("data", "synthgaze", ["synthgaze", "xgaze", "sted", "folder"], "Evaluation data.")
-flags.DEFINE_string("data_path", "", "Real data: h5 file, folder or glob, or a CSV (folder).")
-flags.DEFINE_string("split", "", "SynthGaze: train, val or test (default test). Real data: all (default), "
-                    "or train/val for the persons tools/train.py trained on / held out.")
-flags.DEFINE_integer("persons", 64, "SynthGaze: persons to evaluate.", lower_bound=1)
-flags.DEFINE_integer("pairs_per_person", 4, "SynthGaze: pairs per person.", lower_bound=1)
-flags.DEFINE_integer("pairs", 256, "Real data: pairs to evaluate.", lower_bound=1)
-flags.DEFINE_integer("seed", 0, "SynthGaze dataset seed (use the training seed for the same persons split).")
-flags.DEFINE_enum("nuisance", "person", ["person", "image"], "SynthGaze nuisance mode (as in training).")
-flags.DEFINE_enum("appearance", "plain", ["plain", "textured"], "SynthGaze appearance (the training run's "
-                  "--synth_appearance; the judge should be trained on the same).")
-flags.DEFINE_enum("targets", "per_way", ["per_way", "any"], "per_way: each way asks for a face that can exist "
-                  "(gaze-only: b's eye rotation in the head under a's head; head-only: only pairs whose eyes stay "
-                  "within their range in the head; both: every pair); any: b's gaze or head as it is, whatever eye "
-                  "rotation that asks for (up to 90 deg, which the judge cannot read even on exact renders).")
-flags.DEFINE_integer("eval_seed", 0, "Seed of the choice of persons and pairs.")
-flags.DEFINE_string("out", "", "Write the results as JSON here, and examples as <out>.png.")
-flags.DEFINE_integer("examples", 8, "Example rows in the PNG.", lower_bound=0)
-flags.DEFINE_bool("overwrite", False, "Replace existing --out files.")
-flags.DEFINE_bool("markdown", False, "Also print the per-way summary as a Markdown table (as in the docs).")
-flags.DEFINE_integer("verbose", 1, "0 silent, 1 progress (a bar on a terminal), 2 progress lines only.",
-                     lower_bound=0, upper_bound=2)
-flags.mark_flag_as_required("model")
-SPLITS = {"synthgaze": ("", "train", "val", "test"), "real": ("", "all", "train", "val")}
-flags.register_multi_flags_validator(
-    ["data", "split"], lambda f: f["split"] in SPLITS["synthgaze" if f["data"] == "synthgaze" else "real"],
-    message="--split: SynthGaze takes train, val or test; real data (xgaze, sted, folder) all, train or val")
+config_flags.define_flags(EvaluationConfig, F, module_name=sys.argv[0])  # listed by --helpshort
+flags.register_multi_flags_validator(["data", "split"], lambda f: EvaluationConfig.split_fits(f["data"], f["split"]),
+                                     message=SPLIT_RULE)
 
 
-def _evaluate(model, judge):
+def _evaluate(cfg, model, judge):
     from tfredirect.experiments import evaluation
 
-    if F.data == "synthgaze":
+    if cfg.data == "synthgaze":
         from tfredirect.data.synthgaze import SynthGaze
 
-        split = F.split or "test"
-        synth = SynthGaze(size=model.image_size, seed=F.seed, nuisance=F.nuisance, appearance=F.appearance)
-        return evaluation.evaluate_synthgaze(model, synth, split, F.persons, F.pairs_per_person, F.eval_seed,
-                                             judge, F.examples, verbose=F.verbose, targets=F.targets)
+        synth = SynthGaze(size=model.image_size, seed=cfg.seed, nuisance=cfg.nuisance, appearance=cfg.appearance)
+        return evaluation.evaluate_synthgaze(model, synth, cfg.split or "test", cfg.persons, cfg.pairs_per_person,
+                                             cfg.eval_seed, judge, cfg.examples, verbose=cfg.verbose,
+                                             targets=cfg.targets)
     from tfredirect.data import sources
     from tfredirect.training.data import split_index
 
-    split = F.split or "all"
-    if not F.data_path:
-        raise ValueError(f"--data={F.data} needs --data_path")
-    index = split_index(sources.build_index(F.data, F.data_path), split)
-    return evaluation.evaluate_real(model, index, F.pairs, F.eval_seed, judge, F.examples, verbose=F.verbose,
-                                    targets=F.targets)
+    index = split_index(sources.build_index(cfg.data, cfg.data_path), cfg.split or "all")
+    return evaluation.evaluate_real(model, index, cfg.pairs, cfg.eval_seed, judge, cfg.examples, verbose=cfg.verbose,
+                                    targets=cfg.targets)
 
 
 def main(argv):
@@ -93,22 +65,23 @@ def main(argv):
     from tfredirect.serving.checkpoints import load_generator
 
     try:
-        if F.out:
-            evaluation.check_report(F.out, F.examples > 0, F.overwrite)
-        model = load_generator(F.model)
+        cfg = config_flags.config_from_flags(EvaluationConfig, F)
+        if cfg.out:
+            evaluation.check_report(cfg.out, cfg.examples > 0, cfg.overwrite)
+        model = load_generator(cfg.model)
         judge = None
-        if F.estimator:
-            judge = metrics.EstimatorJudge.load(F.estimator)
+        if cfg.estimator:
+            judge = metrics.EstimatorJudge.load(cfg.estimator)
             if judge.image_size != model.image_size:
-                raise ValueError(f"{F.estimator}: the estimator takes {judge.image_size}x{judge.image_size} images, "
+                raise ValueError(f"{cfg.estimator}: the estimator takes {judge.image_size}x{judge.image_size} images, "
                                  f"the redirector {model.image_size}x{model.image_size}")
-        result, rows = _evaluate(model, judge)
-        result.update(model=os.path.abspath(F.model) if os.path.exists(F.model) else F.model,  # or a shipped name
-                      estimator=os.path.abspath(F.estimator) if F.estimator else None)
+        result, rows = _evaluate(cfg, model, judge)
+        result.update(model=os.path.abspath(cfg.model) if os.path.exists(cfg.model) else cfg.model,  # or a shipped name
+                      estimator=os.path.abspath(cfg.estimator) if cfg.estimator else None)
         print(evaluation.format_table(result))
-        if F.markdown:
+        if cfg.markdown:
             print("\n" + evaluation.format_markdown(result))
-        written = evaluation.write_report(F.out, result, rows, F.overwrite) if F.out else []
+        written = evaluation.write_report(cfg.out, result, rows, cfg.overwrite) if cfg.out else []
     except Exception as err:  # expected errors, and reader errors wrapped by tf.data
         return cli.error_exit("evaluate.py", err, (ValueError, OSError, KeyError))
     for path in written:

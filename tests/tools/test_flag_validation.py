@@ -9,10 +9,10 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CASES = [
-    ("evaluate", ["--model=m.keras", "--pairs=0"], "flag --pairs=0: 0 is not a positive integer"),
-    ("evaluate", ["--model=m.keras", "--persons=-2"], "flag --persons=-2: -2 is not a positive integer"),
+    ("evaluate", ["--model=m.keras", "--pairs=0"], "flag --pairs=0: must be >= 1, got 0"),
+    ("evaluate", ["--model=m.keras", "--persons=-2"], "flag --persons=-2: must be >= 1, got -2"),
     ("evaluate", ["--model=m.keras", "--pairs_per_person=0"], "flag --pairs_per_person=0"),
-    ("evaluate", ["--model=m.keras", "--examples=-1"], "flag --examples=-1"),
+    ("evaluate", ["--model=m.keras", "--examples=-1"], "flag --examples=-1: must be >= 0, got -1"),
     ("evaluate", ["--model=m.keras", "--split=all"], "--split: SynthGaze takes train, val or test"),
     ("evaluate", ["--model=m.keras", "--data=sted", "--split=test"], "real data (xgaze, sted, folder) all, train or val"),
     ("evaluate", ["--model=m.keras", "--data=bogus"], "flag --data=bogus: value should be one of"),
@@ -29,14 +29,16 @@ CASES = [
     ("train", ["--w_eye=abc"], "flag --w_eye=abc: could not convert string to float"),
     ("train", ["--preset=huge"], "flag --preset=huge: value should be one of"),
     ("train", ["--flagfile=tools/flags/demo.flags", "--w_reconstruction=1"], "Unknown command line flag 'w_reconstruction'"),
-    ("train_estimator", ["--size=48"], "flag --size=48: expected 32, 64 or 128"),
+    ("train_estimator", ["--size=48"], "flag --size=48: must be one of 32, 64, 128, got 48"),
     ("train_estimator", ["--steps=0"], "flag --steps=0"),
     ("train_estimator", ["--batch_size=0"], "flag --batch_size=0"),
-    ("train_estimator", ["--lr=0"], "flag --lr=0.0: expected a positive learning rate"),
+    ("train_estimator", ["--lr=0"], "flag --lr=0.0: must be positive, got 0.0"),
     ("downstream", ["--checkpoint=m.keras", "--per_image=0"], "flag --per_image=0"),
     ("downstream", ["--checkpoint=m.keras", "--samples=0"], "flag --samples=0"),
-    ("downstream", ["--checkpoint=m.keras", "--max_gaze_deg=95"], "flag --max_gaze_deg=95.0: expected a limit in (0, 90)"),
+    ("downstream", ["--checkpoint=m.keras", "--max_gaze_deg=95"], "flag --max_gaze_deg=95.0: must be in (0, 90.0), got 95.0"),
     ("downstream", ["--checkpoint=m.keras", "--target_kind=eyes"], "flag --target_kind=eyes: value should be one of"),
+    ("downstream", ["--checkpoint=m.keras", "--gaze_range_deg=40"], "flag --gaze_range_deg=['40']: must be 2 values"),
+    ("downstream", ["--checkpoint=m.keras", "--bins_deg=10,x"], "flag --bins_deg=['10', 'x']: expected comma-separated"),
 ]
 
 

@@ -56,7 +56,6 @@ eye-in-head rotations far outside any face's range.
 """
 
 import dataclasses
-import math
 import os
 import shutil
 import time
@@ -66,89 +65,10 @@ import numpy as np
 
 from tfredirect import fileio, visualize
 from tfredirect.experiments import subsets
+from tfredirect.experiments.configs import DownstreamConfig  # noqa: F401  (the experiment's settings)
 from tfredirect.progress import Progress
 
 TARGET_REDUCTION = 0.60  # acceptance: augmented vs narrow full-range gaze error, relative
-
-
-@dataclasses.dataclass
-class DownstreamConfig:
-    """Settings of one downstream experiment (see the module docstring)."""
-
-    out_dir: str
-    # the generator of the augmented arms: "" = train one on the narrow subset (<out_dir>/redirector);
-    # else a given one (.keras, run directory, checkpoint prefix, shipped name or .tflite)
-    model: str = ""
-    redirector_preset: str = "demo"  # recipe of the trained redirector (config.TRAIN_PRESETS)
-    redirector_steps: int = 1500  # its steps; the recipe's schedule is compressed to them (redirector_config)
-    upper_bound_model: str = ""  # a full-range generator for the arm "augmented_full_generator"; "" = none
-    data: str = "synthgaze"  # synthgaze | sted | xgaze | folder
-    data_path: str = ""
-    size: int = 0  # image size; 0 = the redirector's
-    samples: int = 4000  # narrow subset size (real data: at most this many)
-    max_gaze_deg: float = 10.0
-    per_image: int = 2  # redirected copies per subset sample
-    targets: str = "kde"  # kde | uniform (augmentation.TARGET_MODES)
-    target_kind: str = "both"  # gaze | head | both | random | mixed (augmentation.KIND_CHOICES)
-    gaze_range_deg: tuple = None  # (pitch, yaw) target limits; None = SynthGaze's label ranges
-    head_range_deg: tuple = None
-    bandwidth_deg: float = 0.0  # kde: Gaussian kernel width; 0 = Scott's rule
-    max_eye_in_head_deg: float = 35.0  # targets keep the gaze this close to the head; 0 = no limit
-    steps: int = 2000
-    batch_size: int = 32
-    lr: float = 1e-3
-    seed: int = 0
-    test_samples: int = 1024
-    with_full: bool = False
-    bins_deg: tuple = (10.0, 20.0, 30.0)
-    judge: str = ""  # independent estimator .keras for the quality gate; "" = no gated arm
-    max_judged_error_deg: float = 10.0  # the gate keeps copies whose larger judged error is at most this
-    overwrite: bool = False
-    verbose: int = 1  # 0 silent, 1 progress (a bar on a terminal), 2 progress lines only
-
-    def __post_init__(self):
-        from tfredirect.augmentation import TargetSampler
-        from tfredirect.data.synthgaze import GAZE_RANGE, HEAD_RANGE
-
-        if self.data not in ("synthgaze", "sted", "xgaze", "folder"):
-            raise ValueError(f"unknown data source {self.data!r}; expected synthgaze, sted, xgaze or folder")
-        if self.data != "synthgaze" and not self.data_path:
-            raise ValueError(f"--data={self.data} needs --data_path")
-        from tfredirect.config import TRAIN_PRESETS
-
-        if self.redirector_preset not in TRAIN_PRESETS:
-            raise ValueError(f"unknown redirector_preset {self.redirector_preset!r}; choose one of "
-                             f"{', '.join(sorted(TRAIN_PRESETS))}")
-        for name in ("samples", "per_image", "steps", "batch_size", "test_samples", "redirector_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not 0 < self.max_gaze_deg < 90:
-            raise ValueError(f"max_gaze_deg must be in (0, 90), got {self.max_gaze_deg}")
-        if not (math.isfinite(self.max_judged_error_deg) and self.max_judged_error_deg >= 0):
-            raise ValueError(f"max_judged_error_deg must be a finite angle >= 0 degrees, got "
-                             f"{self.max_judged_error_deg}")
-        if self.judge and any(fileio.is_within(self.judge, p) for p in output_paths(self.out_dir)):
-            raise ValueError(f"judge {self.judge} is an output of this experiment; the gate needs an independent "
-                             "estimator (tools/train_estimator.py)")
-        for name in ("model", "upper_bound_model"):
-            value = getattr(self, name)
-            if value and any(fileio.is_within(value, p) for p in output_paths(self.out_dir)):
-                raise ValueError(f"{name} {value} is an output of this experiment, which replaces it")
-        if self.gaze_range_deg is None:
-            self.gaze_range_deg = tuple(round(math.degrees(v), 6) for v in GAZE_RANGE)
-        if self.head_range_deg is None:
-            self.head_range_deg = tuple(round(math.degrees(v), 6) for v in HEAD_RANGE)
-        # the sampler checks the target settings (kind, distribution, ranges, bandwidth) now,
-        # before anything is rendered or trained
-        sampler = TargetSampler(kind=self.target_kind, mode=self.targets, gaze_range_deg=self.gaze_range_deg,
-                                head_range_deg=self.head_range_deg, bandwidth_deg=self.bandwidth_deg,
-                                max_eye_in_head_deg=self.max_eye_in_head_deg)
-        self.gaze_range_deg, self.head_range_deg = sampler.gaze_range_deg, sampler.head_range_deg
-        bins = tuple(float(b) for b in self.bins_deg)
-        if not bins or any(b <= 0 for b in bins) or list(bins) != sorted(set(bins)):
-            raise ValueError(f"bins_deg must be increasing positive edges, got {self.bins_deg}")
-        self.bins_deg = bins
 
 
 # ---------------------------------------------------------------------------- targets

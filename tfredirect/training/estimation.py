@@ -4,7 +4,6 @@ The estimator is trained with plain Keras `compile`/`fit` (L1 on pitch/yaw radia
 output) on batched sample records from SynthGaze or a real dataset.
 """
 
-import dataclasses
 import os
 import time
 
@@ -12,6 +11,7 @@ import keras
 import numpy as np
 
 from tfredirect import geometry, imaging
+from tfredirect.config import EstimatorConfig  # noqa: F401  (the settings of train_estimator)
 from tfredirect.fileio import write_atomic, write_json_atomic
 from tfredirect.models.estimator import GazeHeadEstimator
 from tfredirect.models.keras_file import load_keras_model
@@ -79,31 +79,6 @@ def synthgaze_test_batches(size, count=1024, batch_size=64, seed=0, nuisance="pe
         images, gaze, head = synth.render_samples(pid[s : s + batch_size], idx[s : s + batch_size])
         out.append({"image": images, "gaze": gaze, "head": head})
     return out
-
-
-@dataclasses.dataclass
-class EstimatorConfig:
-    out_dir: str
-    data: str = "synthgaze"  # synthgaze | xgaze | sted | folder
-    data_path: str = ""
-    size: int = 64
-    batch_size: int = 32
-    steps: int = 2000
-    lr: float = 1e-3
-    seed: int = 0
-    max_gaze_deg: float = 0.0  # SynthGaze: train only on |gaze| below this (0 = full range)
-    appearance: str = "plain"  # SynthGaze appearance (synthgaze.SynthGaze.appearance)
-    overwrite: bool = False
-    verbose: int = 1
-
-    def __post_init__(self):
-        if self.size not in ESTIMATOR_CHANNELS:
-            raise ValueError(f"size must be one of {sorted(ESTIMATOR_CHANNELS)}, got {self.size}")
-        for name in ("batch_size", "steps"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.data != "synthgaze" and not self.data_path:
-            raise ValueError(f"--data={self.data} needs --data_path")
 
 
 def training_batches(cfg):
