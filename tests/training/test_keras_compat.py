@@ -4,7 +4,6 @@ tests fail with a message naming the helper to revisit when an upgrade breaks on
 import inspect
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -15,6 +14,7 @@ import tensorflow as tf
 from keras.src.backend.tensorflow import trainer as keras_tf_trainer
 
 from tfredirect.training.keras_compat import SkipSymbolicBuild, in_multi_worker_mode
+from worker_ports import free_ports  # tests/training, on the path as the test's folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHECKED = "keras_compat was checked on Keras 3.15.1 / TensorFlow 2.21.0"
@@ -93,20 +93,9 @@ print(json.dumps([in_multi_worker_mode(strategy), trainer._collective_all_reduce
 """
 
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 @pytest.mark.slow
 def test_in_multi_worker_mode_agrees_with_keras_and_tf_on_two_workers():
-    ports = _free_ports(2)
+    ports = free_ports(2)
     procs = []
     for i in range(2):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",

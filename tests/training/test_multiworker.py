@@ -8,7 +8,6 @@ worker with the whole batch: global batch k holds the same pairs whatever the to
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import tensorflow as tf
 from tfredirect.data import synthgaze
 from tfredirect.training.data import build_data
 from tfredirect.training.loop import TrainConfig, train
+from worker_ports import free_ports  # tests/training, on the path as the test's folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TIMEOUT = 300
@@ -110,21 +110,10 @@ def test_batch_size_not_divisible_by_the_replicas_is_refused(tmp_path):
 
 
 # ---------------------------------------------------------------------- real worker processes
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def _start(out_dir, extra, workers, log_dir):
     """Start `workers` tools/train.py processes (one: the default strategy; more: a
     MultiWorkerMirroredStrategy cluster on 127.0.0.1); returns [(process, log path)]."""
-    ports = _free_ports(workers)
+    ports = free_ports(workers)
     procs = []
     for i in range(workers):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
