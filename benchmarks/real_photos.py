@@ -22,6 +22,8 @@ quiet_start()  # TensorFlow without its C++ start-up lines (all of them with --v
 
 from absl import app, flags  # noqa: E402
 
+from tfredirect.appearance import EYE_PIXELS  # noqa: E402
+
 F = flags.FLAGS
 flags.DEFINE_string("model", "synthgaze-64", "Redirector (.keras, run directory, shipped name) or 'reference'.")
 flags.DEFINE_float("yaw_deg", 20.0, "Eye-in-head yaw of the left/right outputs, degrees.", lower_bound=1, upper_bound=35)
@@ -29,9 +31,10 @@ flags.DEFINE_float("pitch_deg", 15.0, "Eye-in-head pitch of the up/down outputs,
                    upper_bound=35)
 flags.DEFINE_enum("keep", "auto", ["auto", "eyes", "face"], "What is pasted back: the eye regions only (auto, "
                   "the tools' default for a gaze change) or the whole face.")
-flags.DEFINE_enum("eye_pixels", "decoded", ["decoded", "moved", "photo"], "Inside the eye regions: the decoder's "
-                  "output (decoded), the warp decoder's moved input pixels only (moved), or the warping decoders' "
-                  "composition redone on the photo's own pixels at its resolution (photo).")
+flags.DEFINE_enum("eye_pixels", "auto", list(EYE_PIXELS), "Inside the eye regions: the decoder's output (decoded), "
+                  "the warp decoder's moved input pixels only (moved), the warping decoders' composition redone on "
+                  "the photo's own pixels at its resolution (photo), or as tools/redirect.py does (auto: photo for a "
+                  "warping model, else decoded).")
 flags.DEFINE_float("distance_mm", None, "Normalized camera distance of the photos, mm; default: the model's (that of "
                    "its training faces).", lower_bound=1)
 flags.DEFINE_list("mpii_examples", [], "Folders in the MPIIFaceGaze example layout.")

@@ -9,13 +9,15 @@ region: the decoder's output (`decoded`), only the input's own pixels moved by t
 decoder's flow (`moved`), which keeps the person's iris colour and skin whatever the
 decoder has learned to paint, or the decoder's composition redone at the photo's
 resolution (`photo`: the photo's own pixels moved by the flow, blended with the decoded
-colour and re-lit, `normalization.paste_moved`), which keeps their sharpness.
+colour and re-lit, `normalization.paste_moved`), which keeps their sharpness. `auto` (the
+default) is `photo` for a warping decoder when only the eye regions are redrawn, else
+`decoded`.
 """
 
 import cv2
 import numpy as np
 
-EYE_PIXELS = ("decoded", "moved", "photo")
+EYE_PIXELS = ("auto", "decoded", "moved", "photo")
 GROW = 0.3  # the region reaches this many eye widths beyond the lid margins, then ...
 FEATHER = 0.3  # ... falls to 0 over this many eye widths
 

@@ -58,7 +58,7 @@ def find_faces(image_rgb, size, camera=None, landmarks=None, face_model=None, de
             for i in chosen]
 
 
-def redirect_patch(model, photo_face, target_gaze=None, target_head=None, keep="auto", eye_pixels="decoded"):
+def redirect_patch(model, photo_face, target_gaze=None, target_head=None, keep="auto", eye_pixels="auto"):
     """(patch, mask, parts): the redirected patch of `photo_face`, the mask to paste it
     with, and the decoder's parts (None unless eye_pixels is "moved" or "photo").
 
@@ -66,7 +66,7 @@ def redirect_patch(model, photo_face, target_gaze=None, target_head=None, keep="
     whole face, "auto" is "eyes" when there is a mesh and no head target. eye_pixels:
     "decoded" (the model's output), "moved" (the warp decoder's moved input pixels only) or
     "photo" (the warping decoders' composition redone at the photo's resolution when pasted
-    back)."""
+    back); "auto" is "photo" for a warping decoder when keep is "eyes", else "decoded"."""
     if keep not in KEEP:
         raise ValueError(f"keep must be one of {KEEP}, got {keep!r}")
     if eye_pixels not in appearance.EYE_PIXELS:
@@ -75,6 +75,9 @@ def redirect_patch(model, photo_face, target_gaze=None, target_head=None, keep="
         keep = "eyes" if photo_face.mesh is not None and target_head is None else "face"
     if keep == "eyes" and photo_face.mesh is None:
         raise ValueError("keeping all but the eyes needs the face mesh (not given landmarks or MTCNN's points)")
+    if eye_pixels == "auto":
+        warps = getattr(getattr(model, "decoder", None), "warps", False)
+        eye_pixels = "photo" if warps and keep == "eyes" else "decoded"
     patch = photo_face.normalized.patch
     wants_parts = eye_pixels != "decoded"
     parts = model.redirect(patch[None], target_gaze=target_gaze, target_head=target_head, return_parts=wants_parts)
@@ -92,7 +95,7 @@ def redirect_patch(model, photo_face, target_gaze=None, target_head=None, keep="
 
 
 def redirect_photo(model, image_rgb, photo_faces, target_gaze=None, target_head=None, keep="auto",
-                   eye_pixels="decoded"):
+                   eye_pixels="auto"):
     """(pasted photo, [redirected patch per face]): every face of `photo_faces` redirected to
     the targets ((1, 2) radians or None) and pasted back into a copy of the photo."""
     pasted, patches = np.asarray(image_rgb)[..., :3].copy(), []

@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from tfredirect import cli  # noqa: E402
+from tfredirect.appearance import EYE_PIXELS  # noqa: E402
 
 F = flags.FLAGS
 flags.DEFINE_string("model", None, "The generator: a .keras file (tools/train.py), a run directory, a checkpoint "
@@ -45,6 +46,10 @@ flags.DEFINE_string("face", "largest", "Which face: 'largest', 'all', or an inde
 flags.DEFINE_enum("detector", "mesh", ["mesh", "mtcnn"], "Face landmarks: the face mesh or MTCNN's five points.")
 flags.DEFINE_enum("keep", "auto", ["auto", "eyes", "face"], "What changes: 'eyes' keeps every pixel outside the eye "
                   "regions; 'face' redraws the whole face; 'auto' is 'eyes' when no head target is given.")
+flags.DEFINE_enum("eye_pixels", "auto", list(EYE_PIXELS), "What fills the redrawn eye regions: 'photo' the "
+                  "photo's own pixels moved by the flow at the photo's resolution, blended and re-lit as the decoder "
+                  "does; 'decoded' the model's output patch; 'moved' only the patch's moved pixels; 'auto' is 'photo' "
+                  "for a warping model when only the eyes change, else 'decoded'.")
 flags.DEFINE_string("calibration", None, "OpenCV XML/YAML with camera_matrix and cam_distortion.")
 flags.DEFINE_string("face_model", None, "3-D model (mm) of the 5 or 6 landmarks instead of the generic one: a text "
                     "file of K rows x y z or 3 rows of K (MPIIFaceGaze's faceModelGeneric.txt layout).")
@@ -147,7 +152,7 @@ def main(argv):
                                       face_model=face_model, detector=F.detector, which=F.face, source=F.image,
                                       distance=F.distance_mm or model.camera_distance_mm)
         pasted, results = photo_path.redirect_photo(model, photo, faces, target_gaze=gaze, target_head=head,
-                                                    keep=F.keep)
+                                                    keep=F.keep, eye_pixels=F.eye_pixels)
         nf = faces[0].normalized
         patch = nf.patch[None]
         est_gaze, est_head = (np.asarray(v) for v in model.estimate(patch))

@@ -135,7 +135,7 @@ def _reference_photo(case_image, mesh, p_deg, y_deg):
     return out
 
 
-def measure(model, case, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="decoded", distance_mm=None):
+def measure(model, case, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="auto", distance_mm=None):
     """(metrics dict, sheet row [input, yaw +Y, yaw -Y, pitch +P, pitch -P] face crops) for
     one case; the photo is normalized at distance_mm, by default the model's own."""
     pf = photo.find_faces(case.image, model.image_size, camera=case.camera, source=case.name,
@@ -221,7 +221,7 @@ def format_table(rows, summary):
     return "\n".join([head] + [line(r) for r in rows] + [mean, target])
 
 
-def run(model, cases, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="decoded", distance_mm=None):
+def run(model, cases, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="auto", distance_mm=None):
     """(rows, summary, sheet image) over the cases."""
     from tfredirect import visualize
 
