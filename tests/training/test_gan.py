@@ -304,7 +304,7 @@ def test_eye_term_weighs_each_images_rendered_eyes():
     mask = np.zeros((2, 32, 32), np.float32)
     mask[0, 10, 10] = 1.0  # one pixel: dilated to the 3x3 block around it
     mask[1, 20:22, 5:7] = 1.0
-    eye = gan._rendered_eyes({"eye_a": mask[:1], "eye_b": mask[1:]})
+    eye = gan._dilated(gan._eye_openings({"eye_a": mask[:1], "eye_b": mask[1:]}))
     assert eye.shape == (2, 32, 32) and float(tf.reduce_sum(eye[0])) == 9.0 and float(tf.reduce_sum(eye[1])) == 16.0
     terms = gan._generator_terms({"x": x, "x_hat": x_hat, "eye": eye, "features": gan.generator.encode(x),
                                   "gaze": tf.zeros((2, 2)), "head": tf.zeros((2, 2))})
@@ -315,7 +315,7 @@ def test_eye_term_weighs_each_images_rendered_eyes():
                                   "gaze": tf.zeros((2, 2)), "head": tf.zeros((2, 2))})
     np.testing.assert_allclose(np.asarray(fixed["eye"]), np.asarray(losses.eye_reconstruction(x_hat, x, gan.eye_map)),
                                rtol=1e-6)
-    assert gan._rendered_eyes({}) is None
+    assert gan._eye_openings({}) is None and gan._dilated(None) is None
 
 
 def test_cross_term_is_the_inference_redirection_against_the_exact_render():

@@ -206,10 +206,11 @@ class RedirectionGAN(SkipSymbolicBuild, keras.Model):
         # would copy it), described by b's own unrotated features; and vice versa.
         source = {k: ops.concatenate([fb[k], fa[k]], 0) for k in ("z_g", "z_h")}
         parts = self.generator.synthesize(target, ops.concatenate([x_b, x_a], 0), source, return_parts=True)
+        openings = self._eye_openings(data)
         return {
             "x": ops.concatenate([x_a, x_b], 0),
-            "eye": self._rendered_eyes(data),
-            "eye_masks": self._rendered_eyes(data, dilate=False),
+            "eye": self._dilated(openings),
+            "eye_masks": openings,
             "x_hat": parts["image"],
             "flow": parts.get("coarse_flow"),
             "eyeball": parts.get("eye"),
@@ -220,17 +221,19 @@ class RedirectionGAN(SkipSymbolicBuild, keras.Model):
         }
 
     @staticmethod
-    def _rendered_eyes(data, dilate=True):
-        """(2B, S, S) eye-region weights of [x_a, x_b] from the batch's rendered eye masks
-        (`eye_a`, `eye_b`; SynthGaze with eye_region=rendered), dilated by one pixel so the
-        lids and their rim count too (`dilate`; else the openings themselves); None without
-        masks."""
+    def _eye_openings(data):
+        """(2B, S, S) rendered eye openings of [x_a, x_b] (the batch's `eye_a`, `eye_b`;
+        SynthGaze with eye_region=rendered), or None without masks."""
         if "eye_a" not in data:
             return None
-        masks = ops.concatenate([tf.cast(data["eye_a"], tf.float32), tf.cast(data["eye_b"], tf.float32)], 0)
-        if not dilate:
-            return masks
-        return ops.max_pool(masks[..., None], 3, strides=1, padding="same")[..., 0]
+        return ops.concatenate([tf.cast(data["eye_a"], tf.float32), tf.cast(data["eye_b"], tf.float32)], 0)
+
+    @staticmethod
+    def _dilated(openings):
+        """Eye openings dilated by one pixel, so the lids and their rim count too (None stays)."""
+        if openings is None:
+            return None
+        return ops.max_pool(openings[..., None], 3, strides=1, padding="same")[..., 0]
 
     def _generator_terms(self, out):
         """Per-image (2B,) reconstruction, label and orthogonality terms and aux errors."""
