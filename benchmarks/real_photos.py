@@ -23,12 +23,16 @@ quiet_start()  # TensorFlow without its C++ start-up lines (all of them with --v
 from absl import app, flags  # noqa: E402
 
 from tfredirect.appearance import EYE_PIXELS  # noqa: E402
+from tfredirect.experiments.real_photos import OTHER_AXIS  # noqa: E402
 
 F = flags.FLAGS
 flags.DEFINE_string("model", "synthgaze-64", "Redirector (.keras, run directory, shipped name) or 'reference'.")
 flags.DEFINE_float("yaw_deg", 20.0, "Eye-in-head yaw of the left/right outputs, degrees.", lower_bound=1, upper_bound=35)
 flags.DEFINE_float("pitch_deg", 15.0, "Eye-in-head pitch of the up/down outputs, degrees.", lower_bound=1,
                    upper_bound=35)
+flags.DEFINE_enum("other_axis", "kept", list(OTHER_AXIS), "The eye-in-head angle an output leaves alone: the "
+                  "yaw outputs' pitch and the pitch outputs' yaw, kept at the model's own estimate for the photo "
+                  "(kept: a yaw test changes only the yaw) or set to 0 (zero: every output an absolute direction).")
 flags.DEFINE_enum("keep", "auto", ["auto", "eyes", "face"], "What is pasted back: the eye regions only (auto, "
                   "the tools' default for a gaze change) or the whole face.")
 flags.DEFINE_enum("eye_pixels", "auto", list(EYE_PIXELS), "Inside the eye regions: the decoder's output (decoded), "
@@ -67,13 +71,13 @@ def main(argv):
 
             model = load_generator(F.model)
         rows, summary, sheet = real_photos.run(model, cases, F.yaw_deg, F.pitch_deg, F.keep, F.eye_pixels,
-                                             F.distance_mm)
+                                             F.distance_mm, F.other_axis)
     except (ValueError, OSError, IndexError) as err:
         print(f"real_photos.py: error: {err}", file=sys.stderr)
         return 1
     table = real_photos.format_table(rows, summary)
     os.makedirs(F.out_dir, exist_ok=True)
-    settings = {"model": F.model, "keep": F.keep, "eye_pixels": F.eye_pixels,
+    settings = {"model": F.model, "keep": F.keep, "eye_pixels": F.eye_pixels, "other_axis": F.other_axis,
                 "distance_mm": F.distance_mm or model.camera_distance_mm}
     # written aside, renamed in only when all three are written
     with contextlib.ExitStack() as stack:

@@ -28,6 +28,7 @@ OLD_FLAG_DEFAULTS = dict(
     w_paint=0.0,  # added later (the paint term: the warping decoders' colour share), off by default
     synth_appearance="plain",  # added later (textured SynthGaze), the flat-colour renders as before
     gaze_flow_mm=0.0, w_eyeball=0.0,  # added later (the geometric gaze flow and its eyeball map), off by default
+    eyeball="added",  # added later (how the geometric gaze flow moves the eyeballs), as the flow first did
     checkpoint_every=500, keep_checkpoints=3, log_every=25, val_batches=4, resume=False, overwrite=False, verbose=1,
 )
 OLD_FLAGFILES = {
@@ -139,8 +140,11 @@ def test_model_config_dict_is_unchanged():
     d = preset("tiny").to_dict()
     assert list(d) == ["image_size", "channels", "face_dim", "split_dim", "id_dim", "rot_dim", "head_hidden",
                        "groups", "disc_channels", "decoder", "flow_stride", "separable_stages", "upsample",
-                       "camera_distance_mm", "gaze_flow_mm"]
+                       "camera_distance_mm", "gaze_flow_mm", "eyeball"]
     assert d["channels"] == [16, 32, 64] and ModelConfig.from_dict(d) == preset("tiny")
+    # a model saved before the eyeball field moves its eyeballs as the geometric flow first did
+    older = {k: v for k, v in preset("tiny", decoder="move", gaze_flow_mm=13.5).to_dict().items() if k != "eyeball"}
+    assert ModelConfig.from_dict(older).eyeball == "added"
 
 
 def test_a_run_records_its_data_camera_distance():

@@ -28,6 +28,16 @@ def test_flagfile_gives_the_preset(name):
         TrainConfig.from_preset(name)
 
 
+def test_eyes_flagfile_is_the_demo_recipe_for_real_photos():
+    cfg = parse(f"--flagfile={os.path.join(ROOT, 'tools', 'flags', 'eyes.flags')}")
+    demo = TrainConfig.from_preset("demo")
+    assert (cfg.steps, cfg.gan, cfg.swap, cfg.g_lr) == (demo.steps, demo.gan, demo.swap, demo.g_lr)
+    assert (cfg.synth_appearance, cfg.decoder, cfg.gaze_flow_mm, cfg.eyeball, cfg.eye_region) == \
+        ("textured", "move", 13.5, "own", "rendered")
+    assert (cfg.loss.paint, cfg.loss.eyeball, cfg.out_dir) == (20.0, 20.0, "runs/eyes")
+    assert cfg.model_config().eyeball == "own"
+
+
 def test_no_flags_is_the_demo_recipe_and_preset_picks_a_whole_recipe():
     assert parse() == TrainConfig.from_preset("demo")
     tiny = parse("--preset=tiny")

@@ -18,6 +18,11 @@ NORMALIZED_FOCAL_224 = 960.0  # focal length (px) of the normalized camera for a
 UPSAMPLE = ("first", "mid")  # where a decoder stage doubles its resolution (ModelConfig.upsample)
 # decoder outputs (models.decoder): decoded colour, warp + colour, warp + anchored colour + gain
 DECODER_OUTPUTS = ("rgb", "warp", "move")
+# how the geometric gaze flow moves the pixels of the eyeball map (ModelConfig.eyeball): "added"
+# (the learned flow plus the iris displacement), "rigid" (the flow of the face around the eye plus
+# the iris displacement) or "own" (rigid, and the moved eyeball shows its own pixels: no colour,
+# no brightness gain)
+EYEBALL_MOTIONS = ("added", "rigid", "own")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +55,7 @@ class ModelConfig:
     # the decoder marks as eyeball by the iris's own displacement for the requested gaze change
     # (geometry.gaze_shift); 0 = no geometric flow, every move is learned
     gaze_flow_mm: float = 0.0
+    eyeball: str = "added"  # with gaze_flow_mm: EYEBALL_MOTIONS
 
     def __post_init__(self):
         if self.image_size not in SUPPORTED_SIZES:
@@ -85,6 +91,11 @@ class ModelConfig:
             raise ValueError(f"gaze_flow_mm must be an eyeball radius in mm in [0, 30] (0 = off), got {self.gaze_flow_mm}")
         if self.gaze_flow_mm and self.decoder == "rgb":
             raise ValueError("gaze_flow_mm needs a warping decoder (decoder='warp' or 'move'), got decoder='rgb'")
+        if self.eyeball not in EYEBALL_MOTIONS:
+            raise ValueError(f"eyeball must be one of {EYEBALL_MOTIONS}, got {self.eyeball!r}")
+        if self.eyeball != "added" and not self.gaze_flow_mm:
+            raise ValueError(f"eyeball={self.eyeball!r} says how the geometric gaze flow moves the eyeballs: it needs "
+                             "gaze_flow_mm > 0")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "disc_channels", tuple(int(c) for c in self.disc_channels))
 
@@ -285,7 +296,7 @@ PRESETS = {
 
 
 # ModelConfig fields that a training run may set on top of its preset (TrainConfig fields too)
-MODEL_OVERRIDES = ("decoder", "flow_stride", "gaze_flow_mm")
+MODEL_OVERRIDES = ("decoder", "flow_stride", "gaze_flow_mm", "eyeball")
 
 
 def preset(name, **overrides):
@@ -369,6 +380,12 @@ class TrainConfig:
                                  "geometric gaze flow, which moves the pixels the decoder marks as eyeball by the "
                                  "iris's displacement for the gaze change; 0 = every move is learned.",
                                  min=0.0, max=30.0)
+    eyeball: str = _field("added", "Geometric gaze flow (ModelConfig.eyeball): how the pixels of the eyeball map "
+                          "move. added: the learned flow plus the iris displacement; rigid: the flow of the face "
+                          "around the eye (the learned flow averaged over a quarter of the image) plus the iris "
+                          "displacement, so no learned flow holds the iris back; own: rigid, and an eyeball pixel "
+                          "moved from an eyeball pixel keeps its own value (no colour, no brightness gain), so "
+                          "colour only fills what the moved eyeball uncovers.", choices=EYEBALL_MOTIONS)
     precision: str = _field("float32", "Compute dtype of encoder, decoder and discriminator (IAD, CAS, losses and "
                             "the saved model stay float32).", choices=("float32", "mixed_bfloat16"))
     loss: LossConfig = _section(LossConfig, "w_", "Loss weights.")

@@ -4,6 +4,7 @@ move of her own eye pixels) and the shipped model through the user's path."""
 import numpy as np
 import pytest
 
+from tfredirect import geometry
 from tfredirect.experiments import real_photos
 
 
@@ -15,6 +16,18 @@ def astronaut():
 def test_geometric_shift_of_a_real_eyeball():
     assert real_photos.geometric_shift(20.0) == pytest.approx(2 * 12 * np.sin(np.radians(20)) / 30)
     assert real_photos.geometric_shift(20.0) == pytest.approx(0.2736, abs=1e-4)
+
+
+def test_eye_targets_change_one_angle_and_keep_the_other():
+    # eyes at eye-in-head (-10, 5) deg under a head at (-15, 10): a yaw test keeps the pitch -10,
+    # a pitch test the yaw 5; without an estimate both stay at 0
+    head = np.radians([-15.0, 10.0])
+    gaze = np.asarray(geometry.gaze_from_eye_in_head(np.radians([[-10.0, 5.0]]).astype("float32"),
+                                                     head[None].astype("float32")))[0]
+    kept = real_photos.eye_targets(20.0, 15.0, gaze, head)
+    np.testing.assert_allclose([kept[k] for k in ("left", "right", "up", "down")],
+                               [(-10, 20), (-10, -20), (15, 5), (-15, 5)], atol=1e-3)
+    assert real_photos.eye_targets(20.0, 15.0) == {"left": (0, 20), "right": (0, -20), "up": (15, 0), "down": (-15, 0)}
 
 
 def test_reference_move_reads_as_a_right_way_gaze_change_that_leaves_the_face(astronaut):

@@ -16,9 +16,9 @@ from tfredirect.models.redirector import Redirector
 RNG = np.random.default_rng(0)
 
 
-def _model(gaze_flow_mm=13.5, eye_logit=None):
+def _model(gaze_flow_mm=13.5, eye_logit=None, eyeball="added"):
     keras.utils.set_random_seed(0)
-    model = Redirector(preset("tiny", decoder="move", gaze_flow_mm=gaze_flow_mm))
+    model = Redirector(preset("tiny", decoder="move", gaze_flow_mm=gaze_flow_mm, eyeball=eyeball))
     model.build()
     if eye_logit is not None:  # a constant eyeball map: every pixel counts as eyeball
         model.decoder.to_eye.bias.assign([eye_logit])
@@ -91,6 +91,52 @@ def test_initial_eyeball_map_is_small_and_learns_where_pixels_move():
     assert eye[:, 4:-4, 4:12].mean() > 0.5 > 0.2 > eye[:, 4:-4, 20:28].mean()
 
 
+def _random_heads(model, seed=1):
+    """Random flow, mask and gain heads: a learned flow that varies from pixel to pixel."""
+    rng = np.random.default_rng(seed)
+    dec = model.decoder
+    for head in (dec.to_flow, dec.to_mask, dec.to_gain):
+        head.kernel.assign(rng.normal(0, 0.3, head.kernel.shape).astype("float32"))
+
+
+def _yaw_change(model, x, yaw_deg=25.0):
+    source = np.zeros((len(x), 2), "float32")
+    target = np.tile(np.array([[0.0, math.radians(yaw_deg)]], "float32"), (len(x), 1))
+    return model.redirect(x, target_gaze=target, source_gaze=source, return_parts=True)
+
+
+def test_rigid_eyeball_moves_with_the_face_around_it_plus_the_iris_displacement():
+    """eyeball=rigid, the map at one: the flow is the learned flow averaged over a 4x4 window of
+    its 16 px grid (a quarter of the 32 px image), upsampled, plus the iris displacement; the
+    learned flow's own pixel-to-pixel pattern is gone."""
+    model = _model(eye_logit=30.0, eyeball="rigid")
+    _random_heads(model)
+    x = RNG.uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+    parts = _yaw_change(model, x)
+    coarse = np.asarray(parts["coarse_flow"])
+    assert coarse.std() > 0.1  # a learned flow worth averaging
+    around = tf.image.resize(tf.nn.avg_pool2d(coarse, 4, 1, "SAME"), (32, 32), method="bilinear")
+    shift = model.iris_radius_px * math.sin(math.radians(25))
+    np.testing.assert_allclose(np.asarray(parts["flow"]) - np.asarray(around),
+                               np.broadcast_to([shift, 0.0], (2, 32, 32, 2)), atol=1e-4)
+
+
+def test_own_eyeball_shows_its_moved_pixels_unpainted_and_unlit():
+    """eyeball=own, the map at one: the image is the warped source itself (mask and gain one),
+    whatever the colour, mask and gain heads say; with the map at zero they act again."""
+    model = _model(eye_logit=30.0, eyeball="own")
+    _random_heads(model)
+    x = RNG.uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+    parts = _yaw_change(model, x)
+    np.testing.assert_allclose(np.asarray(parts["mask"]), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(parts["gain"]), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(parts["image"]), np.asarray(parts["warped"]), atol=1e-5)
+    model.decoder.to_eye.bias.assign([-30.0])
+    parts = _yaw_change(model, x)
+    assert np.abs(np.asarray(parts["gain"]) - 1.0).max() > 0.05
+    assert np.abs(np.asarray(parts["image"]) - np.asarray(parts["warped"])).max() > 0.05
+
+
 def test_config_refuses_bad_radius_and_colour_decoder():
     with pytest.raises(ValueError, match="gaze_flow_mm must be an eyeball radius"):
         ModelConfig(decoder="move", gaze_flow_mm=-1.0)
@@ -98,15 +144,20 @@ def test_config_refuses_bad_radius_and_colour_decoder():
         ModelConfig(decoder="move", gaze_flow_mm=120.0)
     with pytest.raises(ValueError, match="needs a warping decoder"):
         ModelConfig(decoder="rgb", gaze_flow_mm=12.0)
+    with pytest.raises(ValueError, match="eyeball must be one of"):
+        ModelConfig(decoder="move", gaze_flow_mm=12.0, eyeball="glued")
+    with pytest.raises(ValueError, match="needs gaze_flow_mm > 0"):
+        ModelConfig(decoder="move", eyeball="own")
 
 
-def test_gaze_flow_model_round_trips_through_a_keras_file(tmp_path):
-    model = _model()
+@pytest.mark.parametrize("eyeball", ["added", "own"])
+def test_gaze_flow_model_round_trips_through_a_keras_file(tmp_path, eyeball):
+    model = _model(eyeball=eyeball)
     model.decoder.to_eye.kernel.assign(RNG.normal(0, 0.5, model.decoder.to_eye.kernel.shape).astype("float32"))
     x = RNG.uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
     gaze = np.array([[0.1, 0.3], [-0.2, -0.1]], "float32")
     path = str(tmp_path / "m.keras")
     model.save(path)
     loaded = keras.models.load_model(path)
-    assert loaded.config.gaze_flow_mm == 13.5 and loaded.decoder.gaze_flow
+    assert loaded.config.gaze_flow_mm == 13.5 and loaded.decoder.gaze_flow and loaded.decoder.eyeball == eyeball
     np.testing.assert_array_equal(np.asarray(loaded.redirect(x, target_gaze=gaze)), np.asarray(model.redirect(x, target_gaze=gaze)))

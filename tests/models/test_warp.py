@@ -45,11 +45,11 @@ def test_half_pixel_flow_averages_neighbours_and_border_repeats():
 WARPING = ["warp", "move"]
 
 
-def _warp_model(seed=0, decoder="warp", gaze_flow_mm=0.0):
+def _warp_model(seed=0, decoder="warp", gaze_flow_mm=0.0, eyeball="added"):
     """A tiny warping redirector whose flow, mask (and gain, eyeball map) heads have random
     weights (a zero flow would make every warp check trivial)."""
     keras.utils.set_random_seed(seed)
-    model = Redirector(preset("tiny", decoder=decoder, gaze_flow_mm=gaze_flow_mm))
+    model = Redirector(preset("tiny", decoder=decoder, gaze_flow_mm=gaze_flow_mm, eyeball=eyeball))
     model.build()
     dec = model.decoder
     rng = np.random.default_rng(seed)
@@ -127,9 +127,10 @@ def test_flow_is_coarse_and_bounded():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("decoder, gaze_flow_mm", [("warp", 0.0), ("move", 0.0), ("move", 13.5)])
-def test_tiny_warp_model_exports_within_parity_budgets(tmp_path, decoder, gaze_flow_mm):
-    model = _warp_model(decoder=decoder, gaze_flow_mm=gaze_flow_mm)
+@pytest.mark.parametrize("decoder, gaze_flow_mm, eyeball",
+                         [("warp", 0.0, "added"), ("move", 0.0, "added"), ("move", 13.5, "added"), ("move", 13.5, "own")])
+def test_tiny_warp_model_exports_within_parity_budgets(tmp_path, decoder, gaze_flow_mm, eyeball):
+    model = _warp_model(decoder=decoder, gaze_flow_mm=gaze_flow_mm, eyeball=eyeball)
     check = parity.held_out_inputs(32, count=8)
     calib = parity.held_out_inputs(32, count=32, seed=3)[0]
     out = str(tmp_path / "warp")

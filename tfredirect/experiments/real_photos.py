@@ -3,7 +3,8 @@ photos, judged by models trained on real faces (MediaPipe's face mesh and iris m
 `tfredirect.facemesh`), never by anything trained on SynthGaze.
 
 For each photo the eyes are turned in the head to yaw -Y and +Y, then pitch +P and -P, the
-head kept, and the pasted photos are judged:
+head kept; the other angle stays at the model's own estimate for the photo (`other="kept"`,
+so a yaw test changes only the yaw) or is set to 0 (`"zero"`). The pasted photos are judged:
 - iris shift: the iris centre relative to the eye corners, in eye widths, between the two
   yaw outputs (and the two pitch outputs); a real eyeball (radius ~12 mm, eye ~30 mm wide)
   moves it 2 * 12 * sin(Y) / 30 (0.27 for Y = 20 deg);
@@ -26,6 +27,7 @@ from tfredirect import face, facemesh, geometry, metrics, normalization, photo
 from tfredirect.config import CAMERA_DISTANCE_MM
 
 EYEBALL_RADIUS_MM, EYE_WIDTH_MM = 12.0, 30.0
+OTHER_AXIS = ("kept", "zero")
 SHEET_CELL = 128
 
 
@@ -135,13 +137,30 @@ def _reference_photo(case_image, mesh, p_deg, y_deg):
     return out
 
 
-def measure(model, case, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="auto", distance_mm=None):
+def eye_targets(yaw_deg, pitch_deg, estimate=None, head=None):
+    """{output: (pitch, yaw) eye-in-head degrees} of the four outputs: left/right turn the
+    eyes to yaw +Y/-Y, up/down to pitch +P/-P; the angle an output leaves alone is that of the
+    camera-frame gaze `estimate` (radians) under `head`, or 0 without an estimate."""
+    p0 = y0 = 0.0
+    if estimate is not None:
+        eye = geometry.eye_in_head(np.asarray(estimate, np.float32)[None], np.asarray(head, np.float32)[None])
+        p0, y0 = np.degrees(np.asarray(eye)[0])
+    return {"left": (p0, yaw_deg), "right": (p0, -yaw_deg), "up": (pitch_deg, y0), "down": (-pitch_deg, y0)}
+
+
+def measure(model, case, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="auto", distance_mm=None, other="kept"):
     """(metrics dict, sheet row [input, yaw +Y, yaw -Y, pitch +P, pitch -P] face crops) for
-    one case; the photo is normalized at distance_mm, by default the model's own."""
+    one case; the photo is normalized at distance_mm, by default the model's own. other: the
+    eye-in-head angle each output leaves alone is kept at the model's estimate or set to 0."""
+    if other not in OTHER_AXIS:
+        raise ValueError(f"other must be one of {OTHER_AXIS}, got {other!r}")
     pf = photo.find_faces(case.image, model.image_size, camera=case.camera, source=case.name,
                           distance=distance_mm or model.camera_distance_mm)[0]
     mesh_in = pf.mesh
-    eih = {"left": (0.0, yaw_deg), "right": (0.0, -yaw_deg), "up": (pitch_deg, 0.0), "down": (-pitch_deg, 0.0)}
+    estimate = None
+    if other == "kept" and not isinstance(model, ReferenceMove):  # the reference moves from where the eyes are
+        estimate = np.asarray(model.estimate(pf.normalized.patch[None])[0], np.float32)[0]
+    eih = eye_targets(yaw_deg, pitch_deg, estimate, pf.normalized.head)
     outputs, judged = {}, {}
     for key, (p, y) in eih.items():
         target = np.asarray(geometry.gaze_from_eye_in_head(np.radians([[p, y]]).astype(np.float32),
@@ -221,13 +240,13 @@ def format_table(rows, summary):
     return "\n".join([head] + [line(r) for r in rows] + [mean, target])
 
 
-def run(model, cases, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="auto", distance_mm=None):
+def run(model, cases, yaw_deg=20.0, pitch_deg=15.0, keep="auto", eye_pixels="auto", distance_mm=None, other="kept"):
     """(rows, summary, sheet image) over the cases."""
     from tfredirect import visualize
 
     rows, sheet = [], []
     for case in cases:
-        result, row = measure(model, case, yaw_deg, pitch_deg, keep, eye_pixels, distance_mm)
+        result, row = measure(model, case, yaw_deg, pitch_deg, keep, eye_pixels, distance_mm, other)
         rows.append(result)
         sheet.append(row)
     return rows, summarize(rows, yaw_deg, pitch_deg), visualize.tile(sheet)

@@ -19,9 +19,18 @@ Three output heads, chosen by `ModelConfig.decoder`:
 Geometric gaze flow (`gaze_flow`, ModelConfig.gaze_flow_mm > 0, warping outputs): the gaze
 change is known, so the iris's displacement is too (`geometry.iris_shift`, passed in as
 `gaze_shift`). The decoder predicts a full-resolution eyeball map in [0, 1] and the flow
-moves the pixels it marks by exactly that displacement, on top of the learned flow. The
-learned part no longer has to discover, at a quarter of the resolution, how far an iris moves;
-it only has to say where the eyeballs are, which carries over to real eyes.
+moves the pixels it marks by that displacement. The learned part no longer has to discover,
+at a quarter of the resolution, how far an iris moves; it only has to say where the eyeballs
+are, which carries over to real eyes. `eyeball` says how the marked pixels move:
+- `added`: the learned flow plus the displacement. The learned flow is free inside the eye,
+  and trained models use it to hold the iris back (it moved 62-83% as far as it should);
+- `rigid`: the flow of the face around the eye (the learned flow averaged over a window of a
+  quarter of the image, wider than an eye) plus the displacement: an eyeball turns in a
+  socket that moves with the face, and nothing local can hold it back;
+- `own`: rigid, and an eyeball pixel moved from an eyeball pixel shows its own value, neither
+  blended with the colour nor re-lit: the colour only fills what the moved eyeball uncovers
+  (sclera turning into view) and the lids, so the iris keeps the person's own colour by
+  construction.
 """
 
 import math
@@ -29,7 +38,7 @@ import math
 import keras
 from keras import layers, ops
 
-from tfredirect.config import DECODER_OUTPUTS
+from tfredirect.config import DECODER_OUTPUTS, EYEBALL_MOTIONS
 from tfredirect.models.layers import ResidualBlock
 from tfredirect.models.warp import warp
 
@@ -59,11 +68,12 @@ class Decoder(keras.Model):
     returns a dict (image, and for `warp` also flow (full resolution, what the warp uses),
     coarse_flow (the learned part), mask, rgb, warped; `eye`, the eyeball map, with
     `gaze_flow`). `gaze_shift` (B, 2) is the iris displacement in pixels for the geometric
-    gaze flow (None: no gaze change).
+    gaze flow (None: no gaze change); `eyeball` (EYEBALL_MOTIONS) how it moves the eyeballs.
+    The parts' mask and gain are those the image was composed with.
     """
 
     def __init__(self, image_size, channels, id_dim, rot_dim, groups=0, output="rgb", flow_stride=4,
-                 separable_stages=0, upsample="first", gaze_flow=False, **kwargs):
+                 separable_stages=0, upsample="first", gaze_flow=False, eyeball="added", **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.channels = int(image_size), tuple(channels)
         self.id_dim, self.rot_dim, self.groups = int(id_dim), int(rot_dim), int(groups)
@@ -74,6 +84,9 @@ class Decoder(keras.Model):
         self.gaze_flow = bool(gaze_flow)
         if self.gaze_flow and not self.warps:
             raise ValueError(f"the geometric gaze flow needs a warping decoder output {WARPING}, got {output!r}")
+        if eyeball not in EYEBALL_MOTIONS:
+            raise ValueError(f"eyeball must be one of {EYEBALL_MOTIONS}, got {eyeball!r}")
+        self.eyeball = eyeball
         self.bottleneck = self.image_size // (2 ** len(self.channels))
         top = self.channels[-1]
         self.fc = layers.Dense(self.bottleneck * self.bottleneck * top)
@@ -148,18 +161,26 @@ class Decoder(keras.Model):
         coarse_flow = ops.cast(coarse_flow, "float32")
         flow = coarse_flow if self.flow_stride == 1 else ops.image.resize(coarse_flow, size, interpolation="bilinear")
         parts = {"coarse_flow": coarse_flow}
+        kept = None
         if self.gaze_flow:
             eye = ops.cast(ops.sigmoid(self.to_eye(x)), "float32")
             parts["eye"] = eye
-            if gaze_shift is not None:
-                # backward flow: the pixel that lands at x comes from x - shift
-                flow = flow - eye * ops.reshape(ops.cast(gaze_shift, "float32"), (-1, 1, 1, 2))
+            # backward flow: the pixel that lands at x comes from x - shift
+            shift = 0.0 if gaze_shift is None else ops.reshape(ops.cast(gaze_shift, "float32"), (-1, 1, 1, 2))
+            if self.eyeball == "added":
+                flow = flow - eye * shift
+            else:
+                flow = (1.0 - eye) * flow + eye * (self._around(coarse_flow, size) - shift)
         mask = ops.cast(ops.sigmoid(self.to_mask(x)), "float32")
         warped = warp(source_image, flow)
+        if self.eyeball == "own":
+            kept = eye * warp(eye, flow)  # eyeball pixels moved from eyeball pixels
+            mask = kept + (1.0 - kept) * mask
         parts.update({"flow": flow, "mask": mask, "warped": warped})
         if self.kind == "move":
             rgb = source_anchored(source_image, rgb)
-            gain = ops.exp(MAX_GAIN_LOG * ops.tanh(ops.cast(self.to_gain(x), "float32")))
+            log_gain = MAX_GAIN_LOG * ops.tanh(ops.cast(self.to_gain(x), "float32"))
+            gain = ops.exp(log_gain if kept is None else (1.0 - kept) * log_gain)
             image = ops.clip((mask * warped + (1.0 - mask) * rgb + 1.0) * gain - 1.0, -1.0, 1.0)
             parts["gain"] = gain
         else:
@@ -167,6 +188,13 @@ class Decoder(keras.Model):
         if not return_parts:
             return image
         return {"image": image, "rgb": rgb, **parts}
+
+    def _around(self, coarse_flow, size):
+        """The learned flow averaged over a window a quarter of the image wide (wider than an
+        eye), at full resolution: how the face around each eye moves."""
+        window = max(1, self.image_size // (4 * self.flow_stride))
+        around = ops.average_pool(coarse_flow, window, strides=1, padding="same")
+        return around if self.flow_stride == 1 else ops.image.resize(around, size, interpolation="bilinear")
 
     def get_config(self):
         return {
@@ -181,4 +209,5 @@ class Decoder(keras.Model):
             "separable_stages": self.separable_stages,
             "upsample": self.upsample,
             "gaze_flow": self.gaze_flow,
+            "eyeball": self.eyeball,
         }

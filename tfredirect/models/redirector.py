@@ -53,7 +53,7 @@ class Redirector(keras.Model):
         self.decoder = Decoder(cfg.image_size, cfg.channels, cfg.id_dim, cfg.rot_dim, cfg.groups,
                                output=cfg.decoder, flow_stride=cfg.flow_stride,
                                separable_stages=cfg.separable_stages, upsample=cfg.upsample,
-                               gaze_flow=cfg.gaze_flow_mm > 0, name="decoder")
+                               gaze_flow=cfg.gaze_flow_mm > 0, eyeball=cfg.eyeball, name="decoder")
 
     @property
     def image_size(self):
